@@ -1,0 +1,156 @@
+"""Plain input checks shared by the whole package.
+
+Every public function funnels its arguments through these helpers, so a bad
+input fails early with a message that names the argument, instead of
+broadcasting silently or producing NaN further down.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "as_float_array",
+    "as_rng",
+    "check_bias",
+    "check_hidden",
+    "check_params",
+    "check_positive_int",
+    "check_unit_interval",
+    "check_visible",
+    "check_weights",
+]
+
+
+def _float_dtype(x: np.ndarray, like: np.dtype | None = None) -> np.dtype:
+    """float32 stays float32, float64 stays float64; anything else becomes float64."""
+    if like is not None:
+        return np.dtype(like)
+    if x.dtype in (np.float32, np.float64):
+        return x.dtype
+    return np.dtype(np.float64)
+
+
+def as_float_array(x, name: str, ndim: int | None = None, dtype=None) -> np.ndarray:
+    """Return ``x`` as a finite floating-point array, or raise naming ``name``.
+
+    Parameters
+    ----------
+    x : array_like
+        The value to check.
+    name : str
+        The argument's name, used in error messages.
+    ndim : int, optional
+        The number of dimensions ``x`` must have.
+    dtype : numpy dtype, optional
+        Cast to this float dtype; by default float32 and float64 are kept and
+        every other numeric type becomes float64.
+    """
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(
+            f"{name} must be a numeric array, got {type(x).__name__}"
+        ) from exc
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
+    ):
+        raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    arr = arr.astype(_float_dtype(arr, dtype), copy=False)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def check_unit_interval(x: np.ndarray, name: str) -> np.ndarray:
+    """Raise unless every entry of ``x`` lies in [0, 1] (probabilities or bits)."""
+    if x.min() < 0 or x.max() > 1:
+        raise ValueError(
+            f"{name} must hold values in [0, 1] (binary states or probabilities), "
+            f"got values in [{float(x.min()):.4g}, {float(x.max()):.4g}]"
+        )
+    return x
+
+
+def check_weights(W) -> np.ndarray:
+    """Check the weight matrix: a finite float array of shape (n_visible, n_hidden)."""
+    return as_float_array(W, "W", ndim=2)
+
+
+def check_bias(x, W: np.ndarray, name: str) -> np.ndarray:
+    """Check a bias against ``W``: ``b`` has shape (n_visible,), ``c`` (n_hidden,)."""
+    axis, layer = (0, "n_visible") if name == "b" else (1, "n_hidden")
+    x = as_float_array(x, name, ndim=1, dtype=W.dtype)
+    if x.shape != (W.shape[axis],):
+        raise ValueError(
+            f"{name} must have shape ({layer},) = ({W.shape[axis]},) to match W "
+            f"{W.shape}, got {x.shape}"
+        )
+    return x
+
+
+def check_params(W, b, c) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check the parameters of a binary RBM and give them one float dtype.
+
+    Parameters
+    ----------
+    W : array_like, shape (n_visible, n_hidden)
+    b : array_like, shape (n_visible,)
+    c : array_like, shape (n_hidden,)
+
+    Returns
+    -------
+    W, b, c : ndarrays of W's float dtype (float32 is kept, others become float64).
+    """
+    W = check_weights(W)
+    return W, check_bias(b, W, "b"), check_bias(c, W, "c")
+
+
+def check_visible(v, W: np.ndarray, name: str = "v") -> np.ndarray:
+    """Check a batch of visible vectors against ``W``: shape (n_samples, n_visible), in [0, 1]."""
+    v = as_float_array(v, name, ndim=2, dtype=W.dtype)
+    if v.shape[1] != W.shape[0]:
+        raise ValueError(
+            f"{name} must have shape (n_samples, n_visible) with n_visible = "
+            f"{W.shape[0]} to match W {W.shape}, got {v.shape}"
+        )
+    return check_unit_interval(v, name)
+
+
+def check_hidden(h, W: np.ndarray, name: str = "h") -> np.ndarray:
+    """Check a batch of hidden vectors against ``W``: shape (n_samples, n_hidden), in [0, 1]."""
+    h = as_float_array(h, name, ndim=2, dtype=W.dtype)
+    if h.shape[1] != W.shape[1]:
+        raise ValueError(
+            f"{name} must have shape (n_samples, n_hidden) with n_hidden = "
+            f"{W.shape[1]} to match W {W.shape}, got {h.shape}"
+        )
+    return check_unit_interval(h, name)
+
+
+def check_positive_int(value, name: str, minimum: int = 1) -> int:
+    """Raise unless ``value`` is an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def as_rng(rng) -> np.random.Generator:
+    """Turn an int seed, a Generator or None into a ``numpy.random.Generator``."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise TypeError(
+        f"rng must be an int seed, a numpy.random.Generator or None, got {type(rng).__name__}"
+    )

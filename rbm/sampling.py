@@ -1,0 +1,174 @@
+"""Block Gibbs sampling and the contrastive-divergence gradient estimates."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import (
+    as_float_array,
+    as_rng,
+    check_params,
+    check_positive_int,
+    check_unit_interval,
+    check_visible,
+)
+from .core import _h_given_v, _v_given_h
+
+__all__ = ["cd_k", "gibbs", "pcd_k", "sample_bernoulli"]
+
+
+def _sample_bernoulli(p, rng):
+    # One uniform draw per unit, in p's own dtype (float32 halves the cost).
+    return (rng.random(p.shape, dtype=p.dtype) < p).astype(p.dtype)
+
+
+def _gibbs_chain(v, W, b, c, k, rng):
+    """Run k block-Gibbs steps v -> h -> v from ``v``.
+
+    Returns the last visible sample and P(h | v) at that sample, which is
+    what the negative phase of CD-k and PCD-k needs.
+    """
+    for _ in range(k):
+        h = _sample_bernoulli(_h_given_v(v, W, c), rng)
+        v = _sample_bernoulli(_v_given_h(h, W, b), rng)
+    return v, _h_given_v(v, W, c)
+
+
+def _phase_difference(v_pos, ph_pos, v_neg, ph_neg):
+    """Batch means of v h^T, v and h: positive statistics minus negative ones."""
+    dW = v_pos.T @ ph_pos / len(v_pos) - v_neg.T @ ph_neg / len(v_neg)
+    db = v_pos.mean(axis=0) - v_neg.mean(axis=0)
+    dc = ph_pos.mean(axis=0) - ph_neg.mean(axis=0)
+    return dW, db, dc
+
+
+def sample_bernoulli(p, rng=None):
+    r"""Draw independent binary samples :math:`x \sim \text{Bernoulli}(p)`, elementwise.
+
+    Parameters
+    ----------
+    p : array_like
+        Probabilities in [0, 1], any shape. float32 is kept, other types become float64.
+    rng : int, numpy.random.Generator or None
+        Source of randomness.
+
+    Returns
+    -------
+    ndarray of 0.0 and 1.0, same shape and dtype as ``p``.
+    """
+    p = check_unit_interval(as_float_array(p, "p"), "p")
+    return _sample_bernoulli(p, as_rng(rng))
+
+
+def gibbs(v, W, b, c, k=1, rng=None):
+    r"""Run ``k`` full steps of block Gibbs sampling, :math:`\mathbf v \to \mathbf h \to \mathbf v`.
+
+    Each step samples every hidden unit at once from :math:`P(\mathbf h \mid \mathbf v)`,
+    then every visible unit at once from :math:`P(\mathbf v \mid \mathbf h)`.
+
+    Parameters
+    ----------
+    v : array_like, shape (n_samples, n_visible)
+        Start states, one chain per row (binary, or probabilities in [0, 1]).
+    W : array_like, shape (n_visible, n_hidden)
+    b : array_like, shape (n_visible,)
+    c : array_like, shape (n_hidden,)
+    k : int, default 1
+        Number of full steps.
+    rng : int, numpy.random.Generator or None
+
+    Returns
+    -------
+    ndarray, shape (n_samples, n_visible)
+        Binary visible states after ``k`` steps.
+    """
+    W, b, c = check_params(W, b, c)
+    v = check_visible(v, W)
+    k = check_positive_int(k, "k")
+    return _gibbs_chain(v, W, b, c, k, as_rng(rng))[0]
+
+
+def cd_k(v, W, b, c, k=1, rng=None):
+    r"""Contrastive divergence CD-k: an estimate of the log-likelihood's ascent direction.
+
+    .. math::
+
+        \Delta W = \big\langle \mathbf v\, P(\mathbf h \mid \mathbf v)^\top \big\rangle_\text{data}
+                 - \big\langle \mathbf v^{(k)} P(\mathbf h \mid \mathbf v^{(k)})^\top \big\rangle,
+        \quad
+        \Delta \mathbf b = \langle \mathbf v \rangle - \langle \mathbf v^{(k)} \rangle,
+        \quad
+        \Delta \mathbf c = \langle P(\mathbf h \mid \mathbf v) \rangle
+                         - \langle P(\mathbf h \mid \mathbf v^{(k)}) \rangle,
+
+    where :math:`\langle\cdot\rangle` is the mean over the batch and
+    :math:`\mathbf v^{(k)}` is reached by ``k`` Gibbs steps started at the data.
+
+    Which quantities are samples and which are probabilities:
+
+    - positive phase: the data ``v`` as given, and the *probabilities* P(h | v);
+    - the chain itself is driven by *sampled* binary h and v;
+    - negative phase: the *sampled* visible state v^(k), and the *probabilities*
+      P(h | v^(k)) (using probabilities there lowers the variance at no cost).
+
+    Parameters
+    ----------
+    v : array_like, shape (n_samples, n_visible)
+        A batch of training data in [0, 1].
+    W : array_like, shape (n_visible, n_hidden)
+    b : array_like, shape (n_visible,)
+    c : array_like, shape (n_hidden,)
+    k : int, default 1
+        Number of Gibbs steps in the negative phase.
+    rng : int, numpy.random.Generator or None
+
+    Returns
+    -------
+    dW : ndarray, shape (n_visible, n_hidden)
+    db : ndarray, shape (n_visible,)
+    dc : ndarray, shape (n_hidden,)
+        Add ``learning_rate * (dW, db, dc)`` to ``(W, b, c)`` to climb the likelihood.
+    """
+    W, b, c = check_params(W, b, c)
+    v = check_visible(v, W)
+    k = check_positive_int(k, "k")
+    ph = _h_given_v(v, W, c)
+    v_neg, ph_neg = _gibbs_chain(v, W, b, c, k, as_rng(rng))
+    return _phase_difference(v, ph, v_neg, ph_neg)
+
+
+def pcd_k(v, chain, W, b, c, k=1, rng=None):
+    r"""Persistent contrastive divergence PCD-k (Tieleman 2008).
+
+    The positive phase is that of :func:`cd_k`. The negative phase does not
+    restart at the data: it advances ``chain``, a set of persistent Gibbs chains
+    carried over from the previous update, by ``k`` steps, and uses their new
+    visible states (sampled) and P(h | chain) (probabilities).
+
+    Parameters
+    ----------
+    v : array_like, shape (n_samples, n_visible)
+        A batch of training data in [0, 1].
+    chain : array_like, shape (n_chains, n_visible)
+        Visible states of the persistent chains; ``n_chains`` may differ from ``n_samples``.
+    W : array_like, shape (n_visible, n_hidden)
+    b : array_like, shape (n_visible,)
+    c : array_like, shape (n_hidden,)
+    k : int, default 1
+        Gibbs steps each chain advances per call.
+    rng : int, numpy.random.Generator or None
+
+    Returns
+    -------
+    (dW, db, dc) : tuple of ndarrays with the shapes of W, b, c
+        The PCD-k estimate of the ascent direction.
+    new_chain : ndarray, shape (n_chains, n_visible)
+        The chains' visible states after ``k`` steps: pass them to the next call.
+    """
+    W, b, c = check_params(W, b, c)
+    v = check_visible(v, W)
+    chain = check_visible(chain, W, name="chain")
+    k = check_positive_int(k, "k")
+    ph = _h_given_v(v, W, c)
+    new_chain, ph_neg = _gibbs_chain(chain, W, b, c, k, as_rng(rng))
+    return _phase_difference(v, ph, new_chain, ph_neg), new_chain
