@@ -9,6 +9,7 @@ its functions from here.
 - :mod:`rbm.plotting`: the image-grid helper and the book's figure style.
 """
 
+from .ais import ais_log_partition, log_likelihood_ais, reverse_ais_log_partition
 from .core import energy, free_energy, h_given_v, sigmoid, softplus, v_given_h
 from .evaluation import (
     MAX_EXACT_UNITS,
@@ -18,14 +19,30 @@ from .evaluation import (
     log_partition,
     pseudo_likelihood,
 )
+from .mixture import BernoulliMixture
 from .plotting import image_grid, use_book_style
 from .sampling import cd_k, gibbs, pcd_k, sample_bernoulli
+from .tempering import pt_gradient, pt_step, temperature_ladder
+from .centering import centered_gradient, train_centered
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # rbm.datasets is imported on first use, so that `python -m rbm.datasets` runs cleanly.
+    if name == "datasets":
+        import importlib
+
+        return importlib.import_module(".datasets", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "MAX_EXACT_UNITS",
+    "BernoulliMixture",
+    "ais_log_partition",
     "cd_k",
+    "centered_gradient",
     "energy",
     "exact_pseudo_likelihood",
     "free_energy",
@@ -33,13 +50,19 @@ __all__ = [
     "h_given_v",
     "image_grid",
     "log_likelihood",
+    "log_likelihood_ais",
     "log_likelihood_gradient",
     "log_partition",
     "pcd_k",
+    "pt_gradient",
+    "pt_step",
     "pseudo_likelihood",
+    "reverse_ais_log_partition",
     "sample_bernoulli",
     "sigmoid",
     "softplus",
+    "temperature_ladder",
+    "train_centered",
     "use_book_style",
     "v_given_h",
 ]

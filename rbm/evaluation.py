@@ -70,6 +70,25 @@ def _check_enumerable(W):
         )
 
 
+def _check_log_z(log_z):
+    """Return ``log_z`` as a Python float, or raise naming it: a finite real scalar only."""
+    try:
+        arr = np.asarray(log_z)
+    except Exception as exc:  # ragged sequences and the like
+        raise TypeError(f"log_z must be a finite real number, got {type(log_z).__name__}") from exc
+    if arr.ndim != 0 or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise TypeError(
+            f"log_z must be a finite real number, got {type(log_z).__name__} "
+            f"of dtype {arr.dtype} and shape {arr.shape}"
+        )
+    value = float(arr)
+    if not np.isfinite(value):
+        raise ValueError(f"log_z must be a finite real number, got {value!r}")
+    return value
+
+
 def _layer_sums(W, b, c):
     """Orient the model so that we enumerate the smaller layer.
 
@@ -154,16 +173,24 @@ def log_likelihood(v, W, b, c, log_z=None):
 
     Returns
     -------
-    ndarray of float64, shape (n_samples,)
+    ndarray, shape (n_samples,)
+        Computed in float64 and returned in the parameters' float dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``log_z`` is omitted and the model is too large to enumerate (see
+        :func:`log_partition`), or if ``log_z`` is not finite.
     """
     W, b, c = check_params(W, b, c)
     v = check_visible(v, W)
     if log_z is None:
         log_z = log_partition(W, b, c)
-    elif not np.isfinite(log_z):
-        raise ValueError(f"log_z must be a finite number, got {log_z!r}")
+    else:
+        log_z = _check_log_z(log_z)
     W64, b64, c64 = (x.astype(np.float64) for x in (W, b, c))
-    return -_free_energy(v.astype(np.float64), W64, b64, c64) - float(log_z)
+    log_p = -_free_energy(v.astype(np.float64), W64, b64, c64) - log_z
+    return log_p.astype(W.dtype, copy=False)
 
 
 def log_likelihood_gradient(v, W, b, c):
@@ -192,9 +219,15 @@ def log_likelihood_gradient(v, W, b, c):
     dW : ndarray, shape (n_visible, n_hidden)
     db : ndarray, shape (n_visible,)
     dc : ndarray, shape (n_hidden,)
-        In float64.
+        Computed in float64 and returned in the parameters' float dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``min(n_visible, n_hidden) > MAX_EXACT_UNITS``.
     """
     W, b, c = check_params(W, b, c)
+    dtype = W.dtype
     v = check_visible(v, W).astype(np.float64)
     _check_enumerable(W)
     W, b, c = (x.astype(np.float64) for x in (W, b, c))
@@ -211,7 +244,8 @@ def log_likelihood_gradient(v, W, b, c):
         Ev += p @ vs
         Eh += p @ hs
     ph = _sigmoid(v @ W + c)
-    return v.T @ ph / len(v) - EW, v.mean(axis=0) - Ev, ph.mean(axis=0) - Eh
+    grads = (v.T @ ph / len(v) - EW, v.mean(axis=0) - Ev, ph.mean(axis=0) - Eh)
+    return tuple(g.astype(dtype, copy=False) for g in grads)
 
 
 def _flip_delta_free_energy(v, pre, softplus_pre, rows, cols, W, b):

@@ -1,0 +1,482 @@
+"""Benchmark: one training epoch of the article's setup, timed side by side.
+
+Usage (from the repository root)::
+
+    .venv/bin/python benchmarks/run.py              # the full run, a few minutes
+    .venv/bin/python benchmarks/run.py --quick      # a subset of the data, for CI
+    .venv/bin/python benchmarks/run.py --parts quality ablation --out DIR
+
+Parts (``--parts``, all by default):
+
+- ``timing``: one epoch of CD-1 on all 70,000 MNIST images (pixels / 255),
+  784 -> 64 with batch 64 and 784 -> 500 with batch 100, for the article's
+  algorithm (:mod:`benchmarks.baseline`), scikit-learn's ``BernoulliRBM`` and
+  ``rbm.RBM``, and the floor: the epoch's five matrix products alone, in
+  float32. Interleaved rounds in one process, after a warm-up; medians.
+  Peak memory from ``tracemalloc`` in a separate, untimed epoch.
+- ``quality``: the exact test log-likelihood of 784 -> 16 models after the
+  same number of epochs on thresholded MNIST, for the three implementations.
+- ``ablation``: the effect of each optimisation, one at a time (see
+  :mod:`benchmarks.ablation`).
+
+Everything runs under ``threadpoolctl.threadpool_limits(--blas-threads)``
+(1 by default, see the ablation for why). The results go to
+``DIR/benchmark.json`` (``results/benchmark/`` by default), written atomically;
+a part that is not run keeps what the file already holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import rbm  # noqa: E402
+from benchmarks import ablation, baseline  # noqa: E402
+from benchmarks.floor import batch_bounds, floor_epoch, matmul_gflop  # noqa: E402
+from rbm.datasets import load_mnist  # noqa: E402
+
+SEED = 2026
+PARTS = ("timing", "quality", "ablation")
+IMPLEMENTATIONS = ("floor", "baseline", "sklearn", "rbm")
+LABELS = {
+    "floor": "matmul floor (float32)",
+    "baseline": "article's algorithm (numpy, float64)",
+    "sklearn": "scikit-learn BernoulliRBM",
+    "rbm": "rbm.RBM",
+}
+NOTE = (
+    "Timings come from one run on a shared 2-core virtual machine while other "
+    "engineers were working on it: compare them only with each other, within this file."
+)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def atomic_write_json(path: Path, data) -> None:
+    """Write ``data`` as JSON to ``path`` atomically (temporary file + os.replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=False, allow_nan=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def machine_description() -> dict:
+    """CPU model, cores, Python, numpy and the BLAS that runs (from threadpoolctl)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    blas = [
+        {
+            key: info.get(key)
+            for key in (
+                "user_api",
+                "internal_api",
+                "prefix",
+                "version",
+                "architecture",
+                "num_threads",
+                "threading_layer",
+            )
+        }
+        | {"library": Path(info["filepath"]).name}
+        for info in threadpool_info()
+    ]
+    import scipy
+    import sklearn
+
+    return {
+        "cpu": cpu,
+        "logical_cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "scikit_learn": sklearn.__version__,
+        "threadpools": blas,
+        "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
+        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def median(xs):
+    return float(statistics.median(xs))
+
+
+# ----------------------------------------------------------------------------- one epoch each
+
+
+def baseline_epoch(X, n_hidden, batch_size, seed):
+    """The article's algorithm (benchmarks.baseline), from fresh parameters."""
+    rng = np.random.default_rng(seed)
+    W, b, c = baseline.init_params(X.shape[1], n_hidden, rng)
+    counter = baseline.OverflowCounter()
+    start = time.perf_counter()
+    costs = baseline.train_epoch(
+        X, W, b, c, rng, learning_rate=0.1, batch_size=batch_size, k=1, counter=counter
+    )
+    elapsed = time.perf_counter() - start
+    return elapsed, {"overflows": counter.count, "pseudo_likelihood": float(np.mean(costs))}
+
+
+def sklearn_epoch(X, n_hidden, batch_size, seed):
+    """One ``fit`` of scikit-learn's BernoulliRBM with n_iter=1 (PCD-1)."""
+    from sklearn.neural_network import BernoulliRBM
+
+    model = BernoulliRBM(
+        n_components=n_hidden,
+        learning_rate=0.1,
+        batch_size=batch_size,
+        n_iter=1,
+        random_state=seed,
+    )
+    start = time.perf_counter()
+    model.fit(X)
+    return time.perf_counter() - start, {}
+
+
+def rbm_epoch(X, n_hidden, batch_size, seed):
+    """One epoch of rbm.RBM (CD-1, np.array_split batches, no shuffling)."""
+    model = rbm.RBM(
+        n_hidden=n_hidden,
+        learning_rate=0.1,
+        batch_size=batch_size,
+        n_epochs=1,
+        k=1,
+        batch_split="array_split",
+        shuffle=False,
+        random_state=seed,
+    )
+    start = time.perf_counter()
+    model.fit(X)
+    elapsed = time.perf_counter() - start
+    pl = model.history_["pseudo_likelihood"][-1]
+    return elapsed, {"pseudo_likelihood": float(pl)}
+
+
+EPOCH = {
+    "floor": floor_epoch,
+    "baseline": baseline_epoch,
+    "sklearn": sklearn_epoch,
+    "rbm": rbm_epoch,
+}
+
+
+def peak_memory(fn, X, n_hidden, batch_size, seed):
+    """Peak of memory traced by tracemalloc (numpy arrays included) during one epoch, in bytes.
+
+    The input ``X`` was allocated before and is not counted.
+    """
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        fn(X, n_hidden, batch_size, seed)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def time_config(X, n_hidden, batch_size, rounds, memory, log):
+    """Interleaved rounds of the four implementations on one configuration."""
+    n_samples, n_visible = X.shape
+    bounds = batch_bounds(n_samples, batch_size)
+    gflop = matmul_gflop(n_samples, n_visible, n_hidden)
+    results = {name: {"times": [], "extra": {}} for name in IMPLEMENTATIONS}
+    sub = X[: min(len(X), 20 * batch_size)]
+    for name in IMPLEMENTATIONS:  # warm-up: imports, BLAS threads, caches
+        EPOCH[name](sub, n_hidden, batch_size, SEED)
+    for r in range(rounds):
+        order = IMPLEMENTATIONS[r % 4 :] + IMPLEMENTATIONS[: r % 4]  # rotate: no fixed position
+        for name in order:
+            elapsed, extra = EPOCH[name](X, n_hidden, batch_size, SEED + r)
+            results[name]["times"].append(elapsed)
+            results[name]["extra"] = extra
+            log(f"  round {r + 1}/{rounds} {name:8s} {elapsed:8.3f} s")
+    out = {}
+    for name in IMPLEMENTATIONS:
+        times = results[name]["times"]
+        out[name] = {
+            "label": LABELS[name],
+            "times_s": times,
+            "median_s": median(times),
+            "min_s": float(min(times)),
+            **results[name]["extra"],
+        }
+        if memory and name != "floor":
+            out[name]["peak_traced_memory_bytes"] = int(
+                peak_memory(EPOCH[name], X, n_hidden, batch_size, SEED)
+            )
+    floor, base, skl, ours = (out[n]["median_s"] for n in IMPLEMENTATIONS)
+    return {
+        "n_samples": n_samples,
+        "n_visible": n_visible,
+        "n_hidden": n_hidden,
+        "batch_size": batch_size,
+        "n_batches": len(bounds),
+        "rounds": rounds,
+        "matmul_gflop": gflop,
+        "floor_gflop_per_s": gflop / floor,
+        "implementations": out,
+        "ratios": {
+            "rbm_over_floor": ours / floor,
+            "sklearn_over_rbm": skl / ours,
+            "baseline_over_rbm": base / ours,
+            "baseline_over_floor": base / floor,
+            "sklearn_over_floor": skl / floor,
+        },
+    }
+
+
+def run_timing(X, quick, log):
+    configs = [("784-64, batch 64", 64, 64, 1 if quick else 5, True)]
+    configs.append(("784-500, batch 100", 500, 100, 1 if quick else 3, quick))
+    out = []
+    for name, n_hidden, batch_size, rounds, memory in configs:
+        log(f"timing {name}: {rounds} rounds")
+        res = time_config(X, n_hidden, batch_size, rounds, memory, log)
+        out.append({"name": name, **res})
+    first = out[0]["ratios"]
+    targets = {
+        "rbm_within_1.5x_of_floor": {
+            "target": 1.5,
+            "measured": first["rbm_over_floor"],
+            "met": first["rbm_over_floor"] <= 1.5,
+        },
+        "rbm_2x_faster_than_sklearn": {
+            "target": 2.0,
+            "measured": first["sklearn_over_rbm"],
+            "met": first["sklearn_over_rbm"] >= 2.0,
+        },
+        "rbm_4x_faster_than_baseline": {
+            "target": 4.0,
+            "measured": first["baseline_over_rbm"],
+            "met": first["baseline_over_rbm"] >= 4.0,
+        },
+    }
+    return {
+        "workload": (
+            "one epoch of CD-1 (scikit-learn: PCD-1) over MNIST pixels / 255, learning rate "
+            "0.1, np.array_split batches in file order (scikit-learn: its own even slices)"
+        ),
+        "memory_method": (
+            "tracemalloc peak during one separate, untimed epoch: every numpy array and "
+            "Python object allocated by the implementation, not the input data"
+        ),
+        "configs": out,
+        "targets": targets,
+    }
+
+
+# ----------------------------------------------------------------------------- quality
+
+
+def _mean_test_ll(W, b, c, X_test):
+    W, b, c = (np.asarray(x, dtype=np.float64) for x in (W, b, c))
+    log_z = rbm.log_partition(W, b, c)
+    return float(rbm.log_likelihood(X_test, W, b, c, log_z=log_z).mean()), float(log_z)
+
+
+def run_quality(quick, log):
+    """Exact test log-likelihood of 784-16 models after the same number of epochs."""
+    from sklearn.neural_network import BernoulliRBM
+
+    X_train, _ = load_mnist("train", binarize="threshold")
+    X_test, _ = load_mnist("test", binarize="threshold")
+    if quick:
+        X_train, X_test = X_train[:3000], X_test[:1000]
+    n_hidden, n_epochs, lr, batch_size = 16, 1 if quick else 3, 0.1, 64
+    seeds = [SEED] if quick else [SEED, SEED + 1]
+    runs = {name: [] for name in ("baseline", "sklearn", "rbm")}
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        W, b, c = baseline.init_params(X_train.shape[1], n_hidden, rng)
+        counter = baseline.OverflowCounter()
+        for _ in range(n_epochs):
+            baseline.train_epoch(X_train, W, b, c, rng, lr, batch_size, 1, counter)
+        runs["baseline"].append(_mean_test_ll(W, b.ravel(), c.ravel(), X_test))
+
+        skl = BernoulliRBM(
+            n_components=n_hidden,
+            learning_rate=lr,
+            batch_size=batch_size,
+            n_iter=n_epochs,
+            random_state=seed,
+        ).fit(X_train)
+        runs["sklearn"].append(
+            _mean_test_ll(skl.components_.T, skl.intercept_visible_, skl.intercept_hidden_, X_test)
+        )
+
+        ours = rbm.RBM(
+            n_hidden=n_hidden,
+            learning_rate=lr,
+            batch_size=batch_size,
+            n_epochs=n_epochs,
+            k=1,
+            random_state=seed,
+        ).fit(X_train)
+        runs["rbm"].append(_mean_test_ll(ours.W_, ours.b_, ours.c_, X_test))
+        log(f"quality seed {seed}: " + ", ".join(f"{k} {v[-1][0]:.2f}" for k, v in runs.items()))
+    results = {
+        name: {
+            "test_log_likelihood": [r[0] for r in rs],
+            "log_partition": [r[1] for r in rs],
+            "mean_test_log_likelihood": float(np.mean([r[0] for r in rs])),
+        }
+        for name, rs in runs.items()
+    }
+    ours = results["rbm"]["mean_test_log_likelihood"]
+    return {
+        "setup": {
+            "n_visible": 784,
+            "n_hidden": n_hidden,
+            "n_epochs": n_epochs,
+            "learning_rate": lr,
+            "batch_size": batch_size,
+            "data": "MNIST train / test thresholded at 0.5",
+            "n_train": len(X_train),
+            "n_test": len(X_test),
+            "seeds": seeds,
+            "notes": (
+                "baseline: the article's CD-1 (xavier init, sampled h in the c update); "
+                "scikit-learn: PCD-1, N(0, 0.01) init; rbm.RBM: CD-1 with its defaults "
+                "(xavier init, shuffled batches). Exact log Z by rbm.log_partition."
+            ),
+        },
+        "implementations": results,
+        "rbm_minus_sklearn": ours - results["sklearn"]["mean_test_log_likelihood"],
+        "rbm_minus_baseline": ours - results["baseline"]["mean_test_log_likelihood"],
+    }
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def print_table(timing, file=sys.stdout):
+    for cfg in timing["configs"]:
+        impl = cfg["implementations"]
+        floor = impl["floor"]["median_s"]
+        print(
+            f"\n{cfg['name']}: {cfg['n_samples']} images, {cfg['n_batches']} batches, "
+            f"{cfg['rounds']} rounds (median), {cfg['matmul_gflop']:.0f} GFLOP of products",
+            file=file,
+        )
+        header = f"{'implementation':38s} {'time s':>8s} {'x floor':>8s} {'vs base':>8s} "
+        header += f"{'vs sklearn':>10s} {'peak MB':>8s}"
+        print(header, file=file)
+        for name in IMPLEMENTATIONS:
+            t = impl[name]["median_s"]
+            mem = impl[name].get("peak_traced_memory_bytes")
+            vs_base = impl["baseline"]["median_s"] / t
+            vs_skl = impl["sklearn"]["median_s"] / t
+            print(
+                f"{LABELS[name]:38s} {t:8.3f} {t / floor:8.2f} "
+                f"{vs_base:7.2f}x {vs_skl:9.2f}x "
+                f"{(f'{mem / 1e6:8.1f}' if mem is not None else '       -')}",
+                file=file,
+            )
+    print("\ntargets (784-64, batch 64):", file=file)
+    for key, t in timing["targets"].items():
+        print(f"  {key}: {t['measured']:.2f} (target {t['target']}) -> {t['met']}", file=file)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="a subset of the data, 1 round")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "benchmark")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--quality", action="store_true", help="run only the quality part")
+    parser.add_argument("--ablation", action="store_true", help="run only the ablation part")
+    parser.add_argument("--blas-threads", type=int, default=1, help="BLAS threads (default 1)")
+    args = parser.parse_args(argv)
+    if args.quality or args.ablation:
+        args.parts = [
+            p for p, on in (("quality", args.quality), ("ablation", args.ablation)) if on
+        ]
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+
+    def log(msg):
+        print(msg, flush=True)
+
+    path = args.out / "benchmark.json"
+    data = {}
+    if path.exists():
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            data = {}
+    data.update(
+        {
+            "schema": 1,
+            "command": "benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "quick": args.quick,
+            "note": NOTE,
+            "blas_threads": args.blas_threads,
+        }
+    )
+    with threadpool_limits(limits=args.blas_threads, user_api="blas"):
+        data["machine"] = machine_description()
+        if "timing" in args.parts:
+            X, _ = load_mnist("all")
+            if args.quick:
+                X = X[:2000]
+            data["timing"] = run_timing(X, args.quick, log)
+            del X
+            print_table(data["timing"])
+        if "quality" in args.parts:
+            data["quality"] = run_quality(args.quick, log)
+            q = data["quality"]["implementations"]
+            print(
+                "\nexact test log-likelihood (784-16): "
+                + ", ".join(f"{k} {v['mean_test_log_likelihood']:.2f}" for k, v in q.items())
+            )
+        if "ablation" in args.parts:
+            data["ablation"] = ablation.run(args.quick, SEED, args.blas_threads, log)
+            ablation.print_summary(data["ablation"])
+    data["elapsed_s"] = time.perf_counter() - started
+    atomic_write_json(path, data)
+    log(f"\nwrote {path} in {data['elapsed_s']:.0f} s")
+    if not all(
+        math.isfinite(c["implementations"][n]["median_s"])
+        for c in data.get("timing", {}).get("configs", [])
+        for n in IMPLEMENTATIONS
+    ):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,155 @@
+"""CD-k, PCD-k and parallel tempering at equal Gibbs budget, RBM 784-16 on binarised MNIST.
+
+Every method gets the same number of Gibbs steps per chain in all
+(updates x steps per update): CD-1 and PCD-1 make ``budget`` updates of one
+step; CD-5, PCD-5 and PT with 5 temperatures (one Gibbs step per replica per
+update) make ``budget / 5`` updates of five steps each. Same initial model,
+batches, learning rate. The exact mean test log-likelihood (exact log Z over
+2^16 hidden states) is recorded at equal budget checkpoints.
+
+Run:  .venv/bin/python scripts/samplers_budget.py [--quick] [--out DIR]
+Writes DIR/metrics.json.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One BLAS thread: small matrices on a shared machine (see samplers_centring.py).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import rbm  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# name -> (kind, Gibbs steps per update); PT's cost is one step for each of its 5 replicas
+METHODS = {
+    "CD-1": ("cd", 1),
+    "PCD-1": ("pcd", 1),
+    "CD-5": ("cd", 5),
+    "PCD-5": ("pcd", 5),
+    "PT-5": ("pt", 5),
+}
+N_TEMPERATURES = 5
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def initial_model(X, n_hidden, rng):
+    r = np.sqrt(6.0 / (X.shape[1] + n_hidden))
+    W = rng.uniform(-r, r, size=(X.shape[1], n_hidden)).astype(np.float32)
+    p = np.clip(X.mean(axis=0), 1e-3, 1 - 1e-3)
+    return W, np.log(p / (1 - p)).astype(np.float32), np.zeros(n_hidden, np.float32)
+
+
+def run(method, X, X_test, params, budget, checkpoints, lr, batch_size, seed):
+    kind, cost = METHODS[method]
+    rng = np.random.default_rng(seed)
+    W, b, c = (x.copy() for x in params)
+    n_updates = budget // cost
+    betas = rbm.temperature_ladder(N_TEMPERATURES, beta_min=0.2)
+    chain = (rng.random((batch_size, X.shape[1])) < 0.5).astype(np.float32)
+    chains = np.repeat(chain[None], N_TEMPERATURES, axis=0)
+    curve = {"gibbs_steps": [], "test_ll": [], "log_z": []}
+    acceptance = []
+    order = rng.permutation(len(X))
+    pos = 0
+    start = time.perf_counter()
+    for update in range(n_updates + 1):
+        steps = update * cost
+        if steps in checkpoints:
+            log_z = rbm.log_partition(W, b, c)
+            ll = float(rbm.log_likelihood(X_test, W, b, c, log_z=log_z).mean())
+            curve["gibbs_steps"].append(steps)
+            curve["test_ll"].append(round(ll, 4))
+            curve["log_z"].append(round(log_z, 4))
+            print(f"{method} steps {steps}: test LL {ll:.3f}", flush=True)
+        if update == n_updates:
+            break
+        if pos + batch_size > len(X):
+            order, pos = rng.permutation(len(X)), 0
+        v = X[order[pos : pos + batch_size]]
+        pos += batch_size
+        if kind == "cd":
+            dW, db, dc = rbm.cd_k(v, W, b, c, k=cost, rng=rng)
+        elif kind == "pcd":
+            (dW, db, dc), chain = rbm.pcd_k(v, chain, W, b, c, k=cost, rng=rng)
+        else:
+            (dW, db, dc), chains = rbm.pt_gradient(v, chains, W, b, c, betas, k=1, rng=rng)
+            if update % 50 == 0:  # swap rates, sampled now and then (costs one extra step)
+                acceptance.append(rbm.pt_step(chains, W, b, c, betas, rng=rng)[1])
+        W += lr * dW
+        b += lr * db
+        c += lr * dc
+    curve["wall_time_s"] = round(time.perf_counter() - start, 1)
+    if acceptance:
+        curve["swap_acceptance"] = np.round(np.mean(acceptance, axis=0), 3).tolist()
+    return curve
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a shortened run (< 1 minute)")
+    parser.add_argument("--out", default=str(ROOT / "results" / "samplers_budget"))
+    parser.add_argument("--budget", type=int, default=6000, help="Gibbs steps per chain")
+    parser.add_argument("--n-checkpoints", type=int, default=10)
+    parser.add_argument("--learning-rate", type=float, default=0.05)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-home", default=None)
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    X, _ = rbm.datasets.load_mnist("train", binarize="threshold", data_home=args.data_home)
+    X_test, _ = rbm.datasets.load_mnist("test", binarize="threshold", data_home=args.data_home)
+    budget, n_check = args.budget, args.n_checkpoints
+    if args.quick:
+        X, X_test, budget, n_check = X[:2000], X_test[:500], 50, 2
+    step = budget // n_check
+    budget = step * n_check  # a multiple of 5 * n_check keeps every method on the grid
+    if step % 5:
+        raise SystemExit("budget / n_checkpoints must be a multiple of 5")
+    checkpoints = set(range(0, budget + 1, step))
+    batch_size, n_hidden = 100, 16
+    params = initial_model(X, n_hidden, np.random.default_rng(args.seed))
+    metrics = {
+        "protocol": {
+            "n_hidden": n_hidden,
+            "batch_size": batch_size,
+            "learning_rate": args.learning_rate,
+            "budget_gibbs_steps": budget,
+            "n_temperatures": N_TEMPERATURES,
+            "beta_min": 0.2,
+            "n_train": len(X),
+            "n_test": len(X_test),
+            "binarize": "threshold 0.5",
+            "seed": args.seed,
+            "quick": bool(args.quick),
+        },
+        "runs": {},
+    }
+    for i, method in enumerate(METHODS):
+        metrics["runs"][method] = run(
+            method, X, X_test, params, budget, checkpoints, args.learning_rate,
+            batch_size, args.seed + 1 + i,
+        )  # fmt: skip
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1) + "\n")
+    print(json.dumps({m: r["test_ll"][-1] for m, r in metrics["runs"].items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,224 @@
+"""The fast training kernel computes what the straightforward code computes.
+
+``tests/unit/test_estimator.py`` checks the kernel against ``rbm.cd_k`` /
+``rbm.pcd_k`` in the parameters' own dtype. This file adds what makes the
+speed-ups safe to take:
+
+- float32 against float64: the same random numbers give the same update, to
+  float32 rounding;
+- the pseudo-likelihood trick (one row of ``W`` instead of a second matrix
+  product) against two full free energies;
+- the article's algorithm (``benchmarks/baseline.py``: naive sigmoid, float64,
+  floor(p + u) samples) against the fast kernel on one batch.
+
+The kernels are fed one stream of float64 uniforms through :class:`StreamRNG`,
+whatever dtype or method they ask it with, so that every implementation makes
+the same random decisions.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hypothesis.extra.numpy as hnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import rbm
+from rbm.core import _free_energy
+from rbm.evaluation import _flip_delta_free_energy
+from rbm.training import _train_epoch
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import baseline  # noqa: E402
+
+N_VISIBLE, N_HIDDEN, M = 30, 7, 16
+
+
+class StreamRNG:
+    """Hands out one stream of float64 uniforms, however it is asked for them.
+
+    ``random`` (with ``out=`` or a shape, any float dtype) and ``uniform`` take
+    the next values of the stream; with ``complement`` they return ``1 - u``
+    instead. ``integers`` comes from a separate generator.
+    """
+
+    def __init__(self, seed, complement=False):
+        self._uniforms = np.random.default_rng(seed)
+        self._integers = np.random.default_rng(seed + 1)
+        self.complement = complement
+
+    def _take(self, shape):
+        u = self._uniforms.random(shape)
+        return 1.0 - u if self.complement else u
+
+    def random(self, size=None, dtype=np.float64, out=None):
+        if out is not None:
+            out[...] = self._take(out.shape)
+            return out
+        return self._take(size).astype(dtype)
+
+    def uniform(self, low=0.0, high=1.0, size=None):
+        return low + (high - low) * self._take(size)
+
+    def integers(self, low, high=None, size=None):
+        return self._integers.integers(low, high, size=size)
+
+    def permutation(self, n):
+        return self._integers.permutation(n)
+
+
+def _model(seed, dtype=np.float64, scale=0.3):
+    rng = np.random.default_rng(seed)
+    W = rng.normal(0, scale, (N_VISIBLE, N_HIDDEN)).astype(dtype)
+    b = rng.normal(0, scale, N_VISIBLE).astype(dtype)
+    c = rng.normal(0, scale, N_HIDDEN).astype(dtype)
+    v = (rng.random((M, N_VISIBLE)) < 0.4).astype(dtype)
+    return v, W, b, c
+
+
+def _epoch(X, W, b, c, rng, k=1, learning_rate=0.1, batch_size=M):
+    """One plain CD-k epoch of the fast kernel, in file order."""
+    return _train_epoch(
+        X,
+        W,
+        b,
+        c,
+        k=k,
+        learning_rate=learning_rate,
+        momentum=0.0,
+        weight_decay=0.0,
+        velocity=None,
+        chain=None,
+        batch_size=batch_size,
+        batch_split="array_split",
+        shuffle=False,
+        rng=rng,
+    )
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_float32_update_matches_float64(k):
+    v, W, b, c = _model(0)
+    params = {}
+    stats = {}
+    for dtype in (np.float32, np.float64):
+        p = [x.astype(dtype) for x in (W, b, c)]
+        stats[dtype] = _epoch(v.astype(dtype), *p, StreamRNG(7), k=k, learning_rate=1.0)
+        params[dtype] = p
+    for p32, p64, p0 in zip(params[np.float32], params[np.float64], (W, b, c), strict=True):
+        # The update is a mean of M products of numbers of order 1 after a few
+        # float32 roundings each (eps 1.2e-7): 1e-5 leaves a wide margin while a
+        # single flipped sample would move it by 1/M = 0.06.
+        np.testing.assert_allclose(p32 - p0, p64 - p0, atol=1e-5)
+    # same for the pseudo-likelihood, which sums N_VISIBLE-scaled log-sigmoids
+    assert stats[np.float32]["pseudo_likelihood"] == pytest.approx(
+        stats[np.float64]["pseudo_likelihood"], rel=1e-5
+    )
+
+
+def test_float32_mnist_sized_update_matches_float64():
+    """At MNIST's sizes (784 x 64, batch 64), float32 loses nothing visible."""
+    rng = np.random.default_rng(3)
+    lim = np.sqrt(6 / (784 + 64))
+    W = rng.uniform(-lim, lim, (784, 64))
+    b, c = np.zeros(784), np.zeros(64)
+    v = rng.random((64, 784)) * (rng.random((64, 784)) < 0.2)  # grey pixels, mostly 0
+    out = {}
+    for dtype in (np.float32, np.float64):
+        p = [x.astype(dtype) for x in (W, b, c)]
+        _epoch(v.astype(dtype), *p, StreamRNG(11), learning_rate=1.0, batch_size=64)
+        out[dtype] = [x.astype(np.float64) for x in p]
+    for p32, p64, p0 in zip(out[np.float32], out[np.float64], (W, b, c), strict=True):
+        d64 = p64 - p0
+        # pre-activations sum 784 terms: relative error ~ sqrt(784) eps32 ~ 3e-6 of
+        # their size; the update itself is O(0.1-1), so 1e-4 absolute is generous
+        # and still 150 times smaller than one flipped sample (1/64)
+        np.testing.assert_allclose(p32 - p0, d64, atol=1e-4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.data(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_flip_trick_equals_two_free_energies(data, dtype):
+    n_vis, n_hid, m = 12, 5, 6
+    floats = st.floats(-3, 3, allow_nan=False, width=32)
+    W = data.draw(hnp.arrays(dtype, (n_vis, n_hid), elements=floats))
+    b = data.draw(hnp.arrays(dtype, n_vis, elements=floats))
+    c = data.draw(hnp.arrays(dtype, n_hid, elements=floats))
+    v = data.draw(hnp.arrays(dtype, (m, n_vis), elements=st.floats(0, 1, width=32)))
+    cols = np.asarray(data.draw(st.lists(st.integers(0, n_vis - 1), min_size=m, max_size=m)))
+    rows = np.arange(m)
+    pre = v @ W + c
+    delta = _flip_delta_free_energy(v, pre, rbm.softplus(pre).sum(axis=1), rows, cols, W, b)
+    flipped = v.copy()
+    flipped[rows, cols] = 1 - flipped[rows, cols]
+    w64 = [x.astype(np.float64) for x in (W, b, c)]
+    two_fe = _free_energy(flipped.astype(np.float64), *w64) - _free_energy(
+        v.astype(np.float64), *w64
+    )
+    # each free energy sums n_hid softplus terms of size up to |pre| <= 12 * 3 + 3;
+    # float32 rounds each to ~40 * 1.2e-7, so 5e-4 absolute covers 5 + 1 terms
+    # with room; float64 agrees to 1e-10
+    atol = 5e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(delta, two_fe, atol=atol)
+
+
+def test_epoch_pseudo_likelihood_is_the_reference_estimator():
+    """The kernel's PL equals rbm.pseudo_likelihood before the update, same unit flipped."""
+    v, W, b, c = _model(5, np.float32)
+    seed = 21
+    stats = _epoch(v, W.copy(), b.copy(), c.copy(), np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    rng.random((M, N_HIDDEN), dtype=np.float32)  # the kernel's h uniforms ...
+    rng.random((M, N_VISIBLE), dtype=np.float32)  # ... and v uniforms come first
+    reference = rbm.pseudo_likelihood(v, W, b, c, rng=rng)
+    assert stats["pseudo_likelihood"] == pytest.approx(float(reference.mean()), rel=1e-5)
+    # the article's scale: batch size instead of n_visible
+    assert stats["pseudo_likelihood_article_scale"] == pytest.approx(
+        float(reference.mean()) * M / N_VISIBLE, rel=1e-5
+    )
+
+
+def test_baseline_matches_fast_kernel_on_one_batch():
+    """The article's algorithm and the fast kernel make the same W and b update.
+
+    floor(p + u) is 1 exactly when 1 - u <= p, so the baseline fed u and the
+    kernel fed 1 - u draw the same samples. The weights are small, so the naive
+    sigmoid and softplus do not overflow. The hidden bias differs on purpose:
+    the article updates it with sampled h, the kernel with P(h | v).
+    """
+    v, W, b, c = _model(9, np.float64, scale=0.2)
+    lr = 0.5
+    Wb, bb, cb = W.copy(), b[None, :].copy(), c[None, :].copy()
+    counter = baseline.OverflowCounter()
+    baseline.train_epoch(v, Wb, bb, cb, StreamRNG(4), lr, M, 1, counter)
+    assert counter.count == 0
+    Wf, bf, cf = W.copy(), b.copy(), c.copy()
+    _epoch(v, Wf, bf, cf, StreamRNG(4, complement=True), learning_rate=lr)
+    np.testing.assert_allclose(Wb, Wf, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(bb[0], bf, rtol=0, atol=1e-12)
+    # sampled h: every per-example difference is -1, 0 or 1, so the batch mean is
+    # a multiple of 1/M; the probabilities' mean is not
+    dc_baseline = (cb[0] - c) / lr * M
+    np.testing.assert_allclose(dc_baseline, np.round(dc_baseline), atol=1e-9)
+    assert not np.allclose(cb[0], cf)
+
+
+def test_baseline_counts_its_overflows():
+    """Large pre-activations overflow the naive functions; the counter sees it, no warning."""
+    v = np.ones((4, 3))
+    W = np.full((3, 2), 400.0)  # v W = 1200 > 709: exp overflows in softplus
+    counter = baseline.OverflowCounter()
+    with np.errstate(over="call", call=counter):
+        fe = baseline.free_energy(v, W, np.zeros((1, 3)), np.zeros((1, 2)))
+    assert counter.count >= 1
+    assert np.isinf(fe).all()  # what the article's code would have printed

@@ -1,0 +1,80 @@
+"""The samplers_* scripts run in --quick mode and write what the chapter loads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rbm
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _mnist_cached():
+    from rbm import datasets
+
+    folder = datasets.get_data_home()
+    names = ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")
+    return all((folder / n).exists() for n in names)
+
+
+# Tests never use the network: without a local copy of MNIST there is nothing to run.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not _mnist_cached(), reason="MNIST is not in the local cache"),
+]
+
+
+def _run(script, out):
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / script), "--quick", "--out", str(out)],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=600,
+    )
+    return json.loads((out / "metrics.json").read_text())
+
+
+def test_samplers_centring_quick(tmp_path):
+    metrics = _run("samplers_centring.py", tmp_path)
+    assert metrics["protocol"]["quick"] is True
+    assert set(metrics["runs"]) == {"ordinary", "centred"}
+    X_test, _ = rbm.datasets.load_mnist("test", binarize="threshold")
+    X_test = X_test[: metrics["protocol"]["n_test"]]
+    for name, run in metrics["runs"].items():
+        n = metrics["protocol"]["n_epochs"]
+        for key in ("epoch", "train_ll", "test_ll", "log_z", "reconstruction_error"):
+            assert len(run[key]) == n, key
+        # a log-likelihood of 784 binary pixels lies in (-784 log 2, 0)
+        assert all(-784 * np.log(2) < x < 0 for x in run["test_ll"])
+        # the saved weights reproduce the recorded final numbers exactly (up to float32 storage)
+        with np.load(tmp_path / f"weights_{name}.npz") as f:
+            W, b, c = f["W"], f["b"], f["c"]
+        assert W.shape == (784, 16) and b.shape == (784,) and c.shape == (16,)
+        log_z = rbm.log_partition(W, b, c)
+        assert log_z == pytest.approx(run["log_z"][-1], abs=0.05)
+        ll = rbm.log_likelihood(X_test, W, b, c, log_z=log_z).mean()
+        assert ll == pytest.approx(run["test_ll"][-1], abs=0.05)
+
+
+def test_samplers_budget_quick(tmp_path):
+    metrics = _run("samplers_budget.py", tmp_path)
+    runs = metrics["runs"]
+    assert set(runs) == {"CD-1", "PCD-1", "CD-5", "PCD-5", "PT-5"}
+    grids = {tuple(r["gibbs_steps"]) for r in runs.values()}
+    assert len(grids) == 1  # every method is measured at the same budgets
+    (grid,) = grids
+    assert grid[0] == 0 and grid[-1] == metrics["protocol"]["budget_gibbs_steps"]
+    start = {r["test_ll"][0] for r in runs.values()}
+    assert len(start) == 1  # and starts from the same model
+    for r in runs.values():
+        assert all(-784 * np.log(2) < x < 0 for x in r["test_ll"])
+    acc = runs["PT-5"]["swap_acceptance"]
+    assert len(acc) == metrics["protocol"]["n_temperatures"] - 1
+    assert all(0 <= a <= 1 for a in acc)
