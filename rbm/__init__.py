@@ -10,7 +10,9 @@ its functions from here.
 """
 
 from .ais import ais_log_partition, log_likelihood_ais, reverse_ais_log_partition
+from .centering import centered_gradient, train_centered
 from .core import energy, free_energy, h_given_v, sigmoid, softplus, v_given_h
+from .estimator import RBM, NotFittedError
 from .evaluation import (
     MAX_EXACT_UNITS,
     exact_pseudo_likelihood,
@@ -23,7 +25,6 @@ from .mixture import BernoulliMixture
 from .plotting import image_grid, use_book_style
 from .sampling import cd_k, gibbs, pcd_k, sample_bernoulli
 from .tempering import pt_gradient, pt_step, temperature_ladder
-from .centering import centered_gradient, train_centered
 
 __version__ = "0.1.0"
 
@@ -39,7 +40,9 @@ def __getattr__(name):
 
 __all__ = [
     "MAX_EXACT_UNITS",
+    "RBM",
     "BernoulliMixture",
+    "NotFittedError",
     "ais_log_partition",
     "cd_k",
     "centered_gradient",
@@ -54,9 +57,9 @@ __all__ = [
     "log_likelihood_gradient",
     "log_partition",
     "pcd_k",
+    "pseudo_likelihood",
     "pt_gradient",
     "pt_step",
-    "pseudo_likelihood",
     "reverse_ais_log_partition",
     "sample_bernoulli",
     "sigmoid",

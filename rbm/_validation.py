@@ -51,15 +51,13 @@ def as_float_array(x, name: str, ndim: int | None = None, dtype=None) -> np.ndar
     try:
         arr = np.asarray(x)
     except Exception as exc:  # ragged lists and the like
-        raise TypeError(
-            f"{name} must be a numeric array, got {type(x).__name__}"
-        ) from exc
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
-    ):
-        raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
-    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}") from exc
+    # Booleans, integers and real floats only: not complex numbers, strings, bytes,
+    # objects, records, dates, or time deltas (which numpy counts as integers).
+    if arr.dtype.kind == "c":
         raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
     if arr.size == 0:

@@ -4,8 +4,10 @@ A centred RBM subtracts offsets from both layers inside the energy,
 
 .. math::
 
-    E_\text{c}(\mathbf v, \mathbf h) = -(\mathbf v - \boldsymbol\mu)^\top W (\mathbf h - \boldsymbol\lambda)
-        - \mathbf b^\top (\mathbf v - \boldsymbol\mu) - \mathbf c^\top (\mathbf h - \boldsymbol\lambda),
+    E_\text{c}(\mathbf v, \mathbf h)
+        = -(\mathbf v - \boldsymbol\mu)^\top W (\mathbf h - \boldsymbol\lambda)
+        - \mathbf b^\top (\mathbf v - \boldsymbol\mu)
+        - \mathbf c^\top (\mathbf h - \boldsymbol\lambda),
 
 with :math:`\boldsymbol\mu` of shape (n_visible,) (the data mean) and
 :math:`\boldsymbol\lambda` of shape (n_hidden,) (a running mean of
@@ -57,11 +59,13 @@ def _check_offsets(mu, lam, W):
     lam = check_unit_interval(as_float_array(lam, "lam", ndim=1, dtype=W.dtype), "lam")
     if mu.shape != (W.shape[0],):
         raise ValueError(
-            f"mu must have shape (n_visible,) = ({W.shape[0]},) to match W {W.shape}, got {mu.shape}"
+            f"mu must have shape (n_visible,) = ({W.shape[0]},) to match W {W.shape}, "
+            f"got {mu.shape}"
         )
     if lam.shape != (W.shape[1],):
         raise ValueError(
-            f"lam must have shape (n_hidden,) = ({W.shape[1]},) to match W {W.shape}, got {lam.shape}"
+            f"lam must have shape (n_hidden,) = ({W.shape[1]},) to match W {W.shape}, "
+            f"got {lam.shape}"
         )
     return mu, lam
 
@@ -178,18 +182,23 @@ def centered_gradient(v, W, b, c, mu, lam, k=1, rng=None, chain=None):
 
     .. math::
 
-        \Delta W = \big\langle (\mathbf v - \boldsymbol\mu)(P(\mathbf h\mid\mathbf v) - \boldsymbol\lambda)^\top\big\rangle_\text{data}
-                 - \big\langle (\tilde{\mathbf v} - \boldsymbol\mu)(P(\mathbf h\mid\tilde{\mathbf v}) - \boldsymbol\lambda)^\top\big\rangle,
+        \Delta W = \big\langle (\mathbf v - \boldsymbol\mu)
+                   (P(\mathbf h\mid\mathbf v) - \boldsymbol\lambda)^\top\big\rangle_\text{data}
+                 - \big\langle (\tilde{\mathbf v} - \boldsymbol\mu)
+                   (P(\mathbf h\mid\tilde{\mathbf v}) - \boldsymbol\lambda)^\top\big\rangle,
 
     :math:`\Delta\mathbf b = \langle\mathbf v\rangle - \langle\tilde{\mathbf v}\rangle`,
-    :math:`\Delta\mathbf c = \langle P(\mathbf h\mid\mathbf v)\rangle - \langle P(\mathbf h\mid\tilde{\mathbf v})\rangle`,
+    :math:`\Delta\mathbf c = \langle P(\mathbf h\mid\mathbf v)\rangle
+    - \langle P(\mathbf h\mid\tilde{\mathbf v})\rangle`,
     where :math:`\tilde{\mathbf v}` is reached by ``k`` block-Gibbs steps from the
     data (CD-k, ``chain=None``) or from the persistent ``chain`` (PCD-k).
     The conditionals of the centred model are those of :func:`to_ordinary`'s
-    model, e.g. :math:`P(h_j=1\mid\mathbf v) = \sigma((\mathbf v-\boldsymbol\mu)^\top W_{\cdot j} + c_j)`.
+    model, e.g.
+    :math:`P(h_j=1\mid\mathbf v) = \sigma((\mathbf v-\boldsymbol\mu)^\top W_{\cdot j} + c_j)`.
 
     In terms of the ordinary gradient :math:`(g_W, g_b, g_c)` of the same model
-    (the same samples), :math:`\Delta W = g_W - g_b\boldsymbol\lambda^\top - \boldsymbol\mu g_c^\top`,
+    (the same samples),
+    :math:`\Delta W = g_W - g_b\boldsymbol\lambda^\top - \boldsymbol\mu g_c^\top`,
     :math:`\Delta\mathbf b = g_b`, :math:`\Delta\mathbf c = g_c`.
 
     Parameters
@@ -232,9 +241,11 @@ def update_offsets(W, b, c, mu, lam, new_mu, new_lam, rate=0.01):
 
     .. math::
 
-        \boldsymbol\mu \leftarrow (1 - \nu_\mu)\,\boldsymbol\mu + \nu_\mu\,\boldsymbol\mu_\text{new},
+        \boldsymbol\mu \leftarrow (1 - \nu_\mu)\,\boldsymbol\mu
+            + \nu_\mu\,\boldsymbol\mu_\text{new},
         \qquad
-        \boldsymbol\lambda \leftarrow (1 - \nu_\lambda)\,\boldsymbol\lambda + \nu_\lambda\,\boldsymbol\lambda_\text{new},
+        \boldsymbol\lambda \leftarrow (1 - \nu_\lambda)\,\boldsymbol\lambda
+            + \nu_\lambda\,\boldsymbol\lambda_\text{new},
 
     then re-parametrise the biases so that the ordinary model (:func:`to_ordinary`)
     is unchanged: :math:`\mathbf b \leftarrow \mathbf b + W\,\Delta\boldsymbol\lambda`,

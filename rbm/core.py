@@ -143,7 +143,14 @@ def free_energy(v, W, b, c):
 
 
 def h_given_v(v, W, c):
-    r"""Hidden activation probabilities :math:`P(h_j = 1 \mid \mathbf v) = \sigma(\mathbf v^\top W_{\cdot j} + c_j)`.
+    r"""Hidden activation probabilities, one per hidden unit and sample.
+
+    .. math::
+
+        P(h_j = 1 \mid \mathbf v) = \sigma\Big(c_j + \sum_i v_i w_{ij}\Big),
+
+    or ``sigmoid(v @ W + c)`` for a whole batch. These are probabilities, not
+    samples: draw binary states from them with :func:`rbm.sample_bernoulli`.
 
     Parameters
     ----------
@@ -161,7 +168,14 @@ def h_given_v(v, W, c):
 
 
 def v_given_h(h, W, b):
-    r"""Visible activation probabilities :math:`P(v_i = 1 \mid \mathbf h) = \sigma(W_{i \cdot} \mathbf h + b_i)`.
+    r"""Visible activation probabilities, one per visible unit and sample.
+
+    .. math::
+
+        P(v_i = 1 \mid \mathbf h) = \sigma\Big(b_i + \sum_j w_{ij} h_j\Big),
+
+    or ``sigmoid(h @ W.T + b)`` for a whole batch. These are probabilities, not
+    samples: draw binary states from them with :func:`rbm.sample_bernoulli`.
 
     Parameters
     ----------

@@ -38,9 +38,16 @@ _CHUNK_ELEMENTS = 2**21  # states x units per chunk: a few MB of temporaries
 
 
 def _binary_states(n_units, start, stop):
-    """Rows ``start .. stop-1`` of the table of all 2^n_units binary vectors (float64)."""
-    idx = np.arange(start, stop, dtype=np.int64)[:, None]
-    return ((idx >> np.arange(n_units, dtype=np.int64)) & 1).astype(np.float64)
+    """Rows ``start .. stop-1`` of the table of all 2^n_units binary vectors (float64).
+
+    Row ``r`` holds the bits of the integer ``r``, least significant first. The bits
+    are unpacked from the integers' bytes (several times faster than shifting).
+    """
+    idx = np.arange(start, stop, dtype="<u8")
+    bits = np.unpackbits(
+        idx.view(np.uint8).reshape(-1, 8), axis=1, count=n_units, bitorder="little"
+    )
+    return bits.astype(np.float64)
 
 
 def _softplus_row_sums(a, fast):
@@ -111,9 +118,7 @@ def _enumerated_log_weights(W, b, c):
     n_enum, n_sum = W_e.shape[1], W_e.shape[0]
     fast = (2**n_enum) * n_sum > _FLOAT64_WORK_LIMIT
     W_t, bias_t = (
-        (W_e.T, bias_s)
-        if not fast
-        else (W_e.T.astype(np.float32), bias_s.astype(np.float32))
+        (W_e.T, bias_s) if not fast else (W_e.T.astype(np.float32), bias_s.astype(np.float32))
     )
     chunk = max(1, _CHUNK_ELEMENTS // n_sum)
     for start in range(0, 2**n_enum, chunk):
@@ -124,7 +129,11 @@ def _enumerated_log_weights(W, b, c):
 
 
 def log_partition(W, b, c):
-    r"""Exact log partition function :math:`\log Z = \log \sum_{\mathbf v, \mathbf h} e^{-E(\mathbf v, \mathbf h)}`.
+    r"""Exact log partition function, by enumerating the smaller layer.
+
+    .. math::
+
+        \log Z = \log \sum_{\mathbf v, \mathbf h} e^{-E(\mathbf v, \mathbf h)}
 
     One layer is summed out in closed form, and the other (the smaller one) is
     enumerated in chunks, combined with log-sum-exp:
@@ -292,15 +301,17 @@ def pseudo_likelihood(v, W, b, c, rng=None):
     rows = np.arange(len(v))
     cols = as_rng(rng).integers(0, W.shape[0], size=len(v))
     pre = v @ W + c
-    delta = _flip_delta_free_energy(
-        v, pre, _softplus(pre).sum(axis=1), rows, cols, W, b
-    )
+    delta = _flip_delta_free_energy(v, pre, _softplus(pre).sum(axis=1), rows, cols, W, b)
     # log sigma(x) = -softplus(-x), with x = F(v~) - F(v) = delta
     return -W.shape[0] * _softplus(-delta)
 
 
 def exact_pseudo_likelihood(v, W, b, c):
-    r"""Exact pseudo-likelihood :math:`\sum_i \log P(v_i \mid \mathbf v_{-i})` of each row (Besag 1975).
+    r"""Exact pseudo-likelihood of each row (Besag 1975).
+
+    .. math::
+
+        \mathrm{PL}(\mathbf v) = \sum_{i=1}^{n_\text{visible}} \log P(v_i \mid \mathbf v_{-i})
 
     Each conditional compares ``v`` with ``v`` flipped at unit ``i``:
     :math:`P(v_i \mid \mathbf v_{-i}) = \sigma\big(F(\mathbf v^{(i)}) - F(\mathbf v)\big)`.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ._validation import (
     as_float_array,
     as_rng,
@@ -61,10 +59,16 @@ def sample_bernoulli(p, rng=None):
 
 
 def gibbs(v, W, b, c, k=1, rng=None):
-    r"""Run ``k`` full steps of block Gibbs sampling, :math:`\mathbf v \to \mathbf h \to \mathbf v`.
+    r"""Run ``k`` full steps of block Gibbs sampling.
 
-    Each step samples every hidden unit at once from :math:`P(\mathbf h \mid \mathbf v)`,
-    then every visible unit at once from :math:`P(\mathbf v \mid \mathbf h)`.
+    One step is :math:`\mathbf h \sim P(\mathbf h \mid \mathbf v)`, then
+    :math:`\mathbf v \sim P(\mathbf v \mid \mathbf h)`, with
+    :math:`P(h_j = 1 \mid \mathbf v) = \sigma(c_j + \sum_i v_i w_{ij})` and
+    :math:`P(v_i = 1 \mid \mathbf h) = \sigma(b_i + \sum_j w_{ij} h_j)`.
+
+    Within a step all hidden units are sampled at once (they are independent
+    given :math:`\mathbf v`), then all visible units (independent given
+    :math:`\mathbf h`). Every state the chain visits is a binary sample.
 
     Parameters
     ----------
@@ -102,7 +106,13 @@ def cd_k(v, W, b, c, k=1, rng=None):
                          - \langle P(\mathbf h \mid \mathbf v^{(k)}) \rangle,
 
     where :math:`\langle\cdot\rangle` is the mean over the batch and
-    :math:`\mathbf v^{(k)}` is reached by ``k`` Gibbs steps started at the data.
+    :math:`\mathbf v^{(k)}` is reached by ``k`` Gibbs steps (:func:`gibbs`) started
+    at the data, one chain per row.
+
+    For finite ``k`` this is a biased estimate of the gradient of the mean
+    log-likelihood (:func:`rbm.log_likelihood_gradient`): the chains start at the
+    data and have not yet reached the model's distribution. The bias shrinks as
+    ``k`` grows, slowly when the chain mixes slowly (e.g. between well separated modes).
 
     Which quantities are samples and which are probabilities:
 

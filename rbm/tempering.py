@@ -90,9 +90,7 @@ def temperature_ladder(n_temperatures, beta_min=0.1):
 
 def _tempered_free_energy(v, W, b, c, beta):
     """F_beta(v) for one beta (scalar) or one beta per row (shape (n, 1))."""
-    return -beta * (v @ b)[..., None] - _softplus(beta * (v @ W + c)).sum(
-        axis=-1, keepdims=True
-    )
+    return -beta * (v @ b)[..., None] - _softplus(beta * (v @ W + c)).sum(axis=-1, keepdims=True)
 
 
 def _swap_log_acceptance(v_r, v_s, W, b, c, beta_r, beta_s):
@@ -131,9 +129,7 @@ def _swap_sweep(chains, W, b, c, betas, rng, accepted):
     n_temps = len(betas)
     for first in (0, 1):
         for r in range(first, n_temps - 1, 2):
-            log_a = _swap_log_acceptance(
-                chains[r], chains[r + 1], W, b, c, betas[r], betas[r + 1]
-            )
+            log_a = _swap_log_acceptance(chains[r], chains[r + 1], W, b, c, betas[r], betas[r + 1])
             swap = np.log(rng.random(len(log_a))) < log_a
             if swap.any():
                 upper = chains[r, swap].copy()
@@ -216,7 +212,8 @@ def pt_gradient(v, chains, W, b, c, betas, k=1, rng=None):
     .. math::
 
         \Delta W = \big\langle \mathbf v\, P(\mathbf h \mid \mathbf v)^\top \big\rangle_\text{data}
-                 - \big\langle \tilde{\mathbf v}\, P(\mathbf h \mid \tilde{\mathbf v})^\top \big\rangle,
+                 - \big\langle \tilde{\mathbf v}\,
+                   P(\mathbf h \mid \tilde{\mathbf v})^\top \big\rangle,
 
     and likewise for ``b`` and ``c``, where :math:`\tilde{\mathbf v}` are the
     :math:`\beta = 1` replicas (``new_chains[0]``) after ``k`` rounds of

@@ -40,6 +40,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         f.write(text)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -47,6 +48,7 @@ def atomic_savez(path: Path, **arrays) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
     os.close(fd)
     np.savez_compressed(tmp, **arrays)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -95,7 +97,7 @@ def main(argv=None) -> int:
     for name, centered in (("ordinary", False), ("centred", True)):
         start = time.perf_counter()
 
-        def score(epoch, W, b, c):
+        def score(epoch, W, b, c, name=name):
             s = exact_scores(W, b, c, X_train, X_test)
             print(f"{name} epoch {epoch + 1}: {s}", flush=True)
             return s

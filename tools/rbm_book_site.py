@@ -77,18 +77,26 @@ def _paired_markdown(app, pagename: str) -> Path | None:
     """The jupytext MyST pair of a page built from an `.ipynb`, if there is one."""
     source = Path(app.srcdir) / (pagename + ".ipynb")
     md = source.with_suffix(".md")
-    if source.exists() and md.exists() and "format_name: myst" in md.read_text(encoding="utf-8")[:600]:
+    if (
+        source.exists()
+        and md.exists()
+        and "format_name: myst" in md.read_text(encoding="utf-8")[:600]
+    ):
         return md
     return None
 
 
 def _page_context(app, pagename, templatename, context, doctree):
+    # The same file or inline script added twice (with different priorities) is
+    # kept once, at its first (lowest-priority) place.
     for key in ("script_files", "css_files"):
         files = context.get(key)
         if files:
             seen, unique = set(), []
-            for f in files:
-                ident = (str(f), repr(sorted(getattr(f, "attributes", {}).items())))
+            for f in sorted(files, key=lambda f: getattr(f, "priority", 500)):
+                attributes = getattr(f, "attributes", {})
+                # an inline script is registered with filename None or ""
+                ident = (getattr(f, "filename", f) or "", tuple(sorted(attributes.items())))
                 if ident not in seen:
                     seen.add(ident)
                     unique.append(f)

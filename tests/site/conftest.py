@@ -69,7 +69,9 @@ def toc_files() -> list[str]:
     for part in toc.get("parts", []):
         walk(part.get("chapters"))
     walk(toc.get("chapters"))
-    return [str(Path(f).with_suffix("")) if Path(f).suffix in (".md", ".ipynb") else f for f in order]
+    return [
+        str(Path(f).with_suffix("")) if Path(f).suffix in (".md", ".ipynb") else f for f in order
+    ]
 
 
 def chapter_pages(site: Path = SITE) -> list[str]:
@@ -120,7 +122,9 @@ def browser():
     """Debian's headless Chromium, driven by Playwright."""
     chromium = os.environ.get("CHROMIUM") or shutil.which("chromium")
     if chromium is None:
-        pytest.fail("Debian's chromium is not installed: run `make chromium` (needs root), or set CHROMIUM")
+        pytest.fail(
+            "Debian's chromium is not installed: run `make chromium` (needs root), or set CHROMIUM"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -8,7 +8,6 @@ Across the site: search, previous/next navigation, the table of contents.
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
@@ -92,29 +91,40 @@ class Watch:
     def __init__(self, page, base: str):
         self.console: list[str] = []
         self.failed: list[str] = []
+        self.pending: set = set()
+        page.on("request", lambda r: self.pending.add(r))
+        page.on("requestfinished", lambda r: self.pending.discard(r))
+        page.on("requestfailed", lambda r: self.pending.discard(r))
         page.on("console", lambda m: m.type == "error" and self.console.append(m.text))
         page.on("pageerror", lambda e: self.console.append(f"uncaught: {e}"))
         page.on(
             "requestfailed",
             lambda r: r.url.startswith(base) and self.failed.append(f"{r.url} ({r.failure})"),
         )
-        page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.url} (HTTP {r.status})"))
+        page.on(
+            "response",
+            lambda r: r.status >= 400 and self.failed.append(f"{r.url} (HTTP {r.status})"),
+        )
 
 
 class Browsing:
     """A browser context (light or dark) whose requests outside 127.0.0.1 are aborted and recorded."""
 
-    def __init__(self, browser, server: str, dark: bool):
+    def __init__(self, browser, server: str, dark: bool, javascript: bool = True):
         mode = "dark" if dark else "light"
         self.server = server
         self.external: list[str] = []
-        self.context = browser.new_context(viewport=VIEWPORT, color_scheme=mode)
+        self.context = browser.new_context(
+            viewport=VIEWPORT, color_scheme=mode, java_script_enabled=javascript
+        )
         self.context.set_default_timeout(TIMEOUT_MS)
         if dark:
             # As after a click on the theme switcher: pydata-sphinx-theme keeps the
             # reader's choice in localStorage and applies it before it paints. The light
             # context is a first visit (nothing stored; the system scheme is light).
-            self.context.add_init_script("localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark');")
+            self.context.add_init_script(
+                "localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark');"
+            )
         self.context.route("**/*", self._route)
 
     def _route(self, route):
@@ -145,28 +155,61 @@ def light(browser, server):
 
 
 @pytest.fixture(scope="module")
+def static(browser, server):
+    """Without JavaScript: for following plain links quickly (no MathJax on every hop)."""
+    b = Browsing(browser, server, dark=False, javascript=False)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
 def dark(browser, server):
     b = Browsing(browser, server, dark=True)
     yield b
     b.close()
 
 
-def _settle(page):
+def _settle(page, watch) -> dict:
+    """Wait for MathJax and the fonts, then until no request is in flight (at most 10 s)."""
     report = page.evaluate(MATH_REPORT_JS)
-    page.wait_for_load_state("networkidle")
+    for _ in range(100):
+        if not watch.pending:
+            break
+        page.wait_for_timeout(100)
     return report
 
 
+# Chromium cannot capture surfaces much taller than this in one piece.
+MAX_SHOT_HEIGHT = 16_000
+
+
+def _screenshot(page, out: Path) -> tuple[list[tuple[str, dict]], Path]:
+    """A full-page JPEG (PNG encoding of tall pages is several times slower).
+
+    Returns the page-coordinate boxes of the output figures, for reading pixels back.
+    """
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(height, MAX_SHOT_HEIGHT)})
+    page.wait_for_timeout(100)
+    boxes = page.eval_on_selector_all(
+        ".bd-article .cell_output img",
+        """els => els.map(e => { const r = e.getBoundingClientRect();
+             return [e.getAttribute('src'), {x: r.left + scrollX, y: r.top + scrollY,
+                                             width: r.width, height: r.height}]; })""",
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out), type="jpeg", quality=80)
+    return boxes, out
+
+
 @pytest.mark.parametrize("path", PAGES or ["<no site>"], ids=_page_id)
-def test_page_in_light_mode(site, light, server, artifacts, path):
+def test_page_in_light_mode(site, light, artifacts, path):
     page, watch, before = light.open(path)
     try:
-        report = _settle(page)
+        report = _settle(page, watch)
         images = page.evaluate(IMAGES_JS)
         figures = page.evaluate(FIGURE_ALPHA_JS)
-        out = artifacts / "screenshots" / "light" / f"{_page_id(path)}.png"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(out), full_page=True)
+        _screenshot(page, artifacts / "screenshots" / "light" / f"{_page_id(path)}.jpg")
     finally:
         page.close()
 
@@ -176,8 +219,9 @@ def test_page_in_light_mode(site, light, server, artifacts, path):
     assert not watch.console, f"{path} logged console errors: {watch.console}"
 
     if report["nSources"]:
-        assert report["hasMathJax"], f"{path} has {report['nSources']} equations but no MathJax"
-    assert not report["untypeset"], f"{path}: equations MathJax did not typeset: {report['untypeset'][:5]}"
+        assert report["hasMathJax"], f"{path} has {report['nSources']} equations, no MathJax"
+    untypeset = report["untypeset"]
+    assert not untypeset, f"{path}: equations MathJax did not typeset: {untypeset[:5]}"
     assert report["nContainers"] >= report["nSources"], report
     assert not report["mathErrors"], f"{path}: MathJax errors: {report['mathErrors'][:5]}"
     raw = [t for t in report["texts"] if RAW_TEX.search(t)]
@@ -185,7 +229,7 @@ def test_page_in_light_mode(site, light, server, artifacts, path):
 
     assert not images["broken"], f"{path} has images that did not load: {images['broken']}"
     transparent = [f["src"] for f in figures if any(px[3] < 255 for px in f["corners"])]
-    assert not transparent, f"{path}: figures with a transparent background (unreadable in dark mode): {transparent}"
+    assert not transparent, f"{path}: figures with a transparent background: {transparent}"
 
 
 def _luminance(rgb) -> float:
@@ -194,33 +238,35 @@ def _luminance(rgb) -> float:
 
 
 @pytest.mark.parametrize("path", PAGES or ["<no site>"], ids=_page_id)
-def test_page_in_dark_mode(site, dark, server, artifacts, path):
+def test_page_in_dark_mode(site, dark, artifacts, path):
     from PIL import Image
 
     page, watch, before = dark.open(path)
     try:
-        _settle(page)
+        _settle(page, watch)
         theme = page.evaluate("document.documentElement.dataset.theme")
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
-        out = artifacts / "screenshots" / "dark" / f"{_page_id(path)}.png"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(out), full_page=True)
-        # How each output figure looks to the reader: its rendered corners must be light,
-        # so that the (dark) axis labels and ticks stay readable on the dark page.
-        figures = []
-        for img in page.locator(".bd-article .cell_output img").all():
-            img.scroll_into_view_if_needed()
-            shot = Image.open(io.BytesIO(img.screenshot())).convert("RGB")
-            w, h = shot.size
-            corners = [shot.getpixel((x, y)) for x in (2, w - 3) for y in (2, h - 3)]
-            figures.append((img.get_attribute("src"), min(_luminance(c) for c in corners)))
+        boxes, shot = _screenshot(
+            page, artifacts / "screenshots" / "dark" / f"{_page_id(path)}.jpg"
+        )
     finally:
         page.close()
 
     assert theme == "dark", f"{path} did not switch to dark mode (data-theme={theme!r})"
     page_lum = _luminance([int(v) for v in re.findall(r"\d+", background)[:3]])
     assert page_lum < 60, f"{path}: the dark page background is not dark: {background}"
-    dim = [(src, round(lum)) for src, lum in figures if lum < 150]
+    # Each output figure as the reader sees it: the corners of its box on the screenshot
+    # must be light, so that the figure's dark labels and ticks stay readable.
+    image = Image.open(shot).convert("RGB")
+    dim = []
+    for src, box in boxes:
+        if box["width"] < 8 or box["height"] < 8 or box["y"] + box["height"] > image.height:
+            continue
+        x0, y0 = int(box["x"]) + 3, int(box["y"]) + 3
+        x1, y1 = int(box["x"] + box["width"]) - 4, int(box["y"] + box["height"]) - 4
+        lum = min(_luminance(image.getpixel((x, y))) for x in (x0, x1) for y in (y0, y1))
+        if lum < 150:
+            dim.append((src, round(lum)))
     assert not dim, f"{path}: figures that render dark in dark mode: {dim}"
     assert not dark.external[before:], f"{path} requested outside 127.0.0.1 in dark mode"
     assert not watch.failed and not watch.console, (watch.failed, watch.console)
@@ -230,31 +276,33 @@ def _path_of(url: str, server: str) -> str:
     return urlparse(url).path.lstrip("/")
 
 
-def test_previous_next_follow_the_table_of_contents(site, light, server):
+def test_previous_next_follow_the_table_of_contents(site, static, server):
     expected = [f + ".html" for f in toc_files()]
-    page = light.context.new_page()
+    page = static.context.new_page()
     try:
-        page.goto(urljoin(server, "index.html"))  # the root redirects to the front page
+        page.goto(urljoin(server, "index.html"))  # the root redirects (meta refresh)
         page.wait_for_url(re.compile(re.escape(expected[0]) + "$"))
         forward = [_path_of(page.url, server)]
         for _ in range(len(expected) + 2):
             nxt = page.locator(".prev-next-area a.right-next")
             if nxt.count() == 0:
                 break
-            nxt.first.click()
-            page.wait_for_load_state("load")
+            with page.expect_navigation(wait_until="domcontentloaded"):
+                nxt.first.click()
             forward.append(_path_of(page.url, server))
         backward = [forward[-1]]
         for _ in range(len(expected) + 2):
             prev = page.locator(".prev-next-area a.left-prev")
             if prev.count() == 0:
                 break
-            prev.first.click()
-            page.wait_for_load_state("load")
+            with page.expect_navigation(wait_until="domcontentloaded"):
+                prev.first.click()
             backward.append(_path_of(page.url, server))
     finally:
         page.close()
-    assert forward == expected, f"'next' from the front page visits {forward}, the toc says {expected}"
+    assert forward == expected, (
+        f"'next' from the front page visits {forward}, the toc says {expected}"
+    )
     assert backward == expected[::-1], f"'previous' from the last page visits {backward}"
 
 
@@ -263,8 +311,12 @@ def test_table_of_contents_links_resolve(site, light, server):
     page = light.context.new_page()
     try:
         page.goto(urljoin(server, toc_files()[0] + ".html"))
-        sidebar = page.eval_on_selector_all("nav.bd-docs-nav a.reference", "els => els.map(e => e.href)")
-        on_page = page.eval_on_selector_all(".toctree-wrapper a.reference", "els => els.map(e => e.href)")
+        sidebar = page.eval_on_selector_all(
+            "nav.bd-docs-nav a.reference", "els => els.map(e => e.href)"
+        )
+        on_page = page.eval_on_selector_all(
+            ".toctree-wrapper a.reference", "els => els.map(e => e.href)"
+        )
         home = page.eval_on_selector_all("a.navbar-brand", "els => els.map(e => e.href)")
         links = sidebar + on_page + home
         statuses = {u: light.context.request.get(u).status for u in links}
@@ -280,10 +332,12 @@ def test_table_of_contents_links_resolve(site, light, server):
     bad = {u: s for u, s in statuses.items() if s != 200}
     assert not bad, f"table of contents links that do not resolve: {bad}"
     in_sidebar = {_path_of(u, server).split("#")[0] for u in sidebar + home}
-    assert expected <= in_sidebar, f"toc documents missing from the sidebar: {expected - in_sidebar}"
-    assert {_path_of(u, server).split("#")[0] for u in on_page} == expected - {toc_files()[0] + ".html"}, (
-        "the front page's chapter map does not list every document of the toc"
+    assert expected <= in_sidebar, (
+        f"toc documents missing from the sidebar: {expected - in_sidebar}"
     )
+    assert {_path_of(u, server).split("#")[0] for u in on_page} == expected - {
+        toc_files()[0] + ".html"
+    }, "the front page's chapter map does not list every document of the toc"
     assert landed.endswith(Path(last_href).name.split("#")[0]) and h1.strip()
 
 
@@ -317,9 +371,13 @@ def test_search_finds_the_free_energy_chapter(site, light, server):
     titles = _titles(site)
     wanted = {p for p, t in titles.items() if "free energy" in t.lower()}
     if "book/03_free_energy" in toc_files():
-        assert "book/03_free_energy.html" in wanted, "chapter 03's title does not mention the free energy"
+        assert "book/03_free_energy.html" in wanted, (
+            "chapter 03's title does not mention the free energy"
+        )
     if not wanted:
         pytest.skip("no page titled 'free energy' yet")
     results = _search(light, server, "free energy")
     top = [_path_of(href, server).split("#")[0].split("?")[0] for _, href in results[:3]]
-    assert wanted & set(top), f"top results for 'free energy' are {top}; expected one of {sorted(wanted)}"
+    assert wanted & set(top), (
+        f"top results for 'free energy' are {top}; expected one of {sorted(wanted)}"
+    )

@@ -104,7 +104,10 @@ def test_ablation_part(result):
     data, _ = result
     ablation = data["ablation"]
     assert len(ablation["kernel"]) == 5
-    assert all(_finite_positive(r["median_s"]) for r in ablation["kernel"].values())
+    for part in ("kernel", "estimator_dtype", "breakdown"):
+        assert all(_finite_positive(r["median_s"]) for r in ablation[part].values()), part
+    assert set(ablation["estimator_dtype"]) == {"float32", "float64"}
+    assert "matrix products" in ablation["breakdown"]
     assert set(ablation["batch_size"]) == {"16", "64", "256"}
     assert set(ablation["threads"]["results"]) == {"1", "2"}
     precision = ablation["precision"]

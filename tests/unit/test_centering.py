@@ -76,14 +76,14 @@ def test_same_free_energy_up_to_constant_and_same_p_v():
     log_p_centred = -fc - logsumexp(-fc)
     np.testing.assert_allclose(log_p_centred, rbm.log_likelihood(V, Wo, bo, co), atol=1e-12)
     # and from the joint centred energy summed over h by brute force
-    v, _, p_joint = exact_joint(W, b, c, mu, lam)
+    _, _, p_joint = exact_joint(W, b, c, mu, lam)
     p_v = p_joint.reshape(len(V), -1).sum(axis=1)
     np.testing.assert_allclose(np.log(p_v), log_p_centred, atol=1e-12)
 
 
 def exact_centred_gradient(v_data, W, b, c, mu, lam):
     """The exact log-likelihood gradient in the centred parameters, by brute force."""
-    Wo, bo, co = to_ordinary(W, b, c, mu, lam)
+    Wo, _, co = to_ordinary(W, b, c, mu, lam)
     ph = rbm.h_given_v(v_data, Wo, co)
     v, h, p = exact_joint(W, b, c, mu, lam)
     EW = ((v - mu) * p[:, None]).T @ (h - lam)
@@ -118,7 +118,7 @@ def test_exact_centred_gradient_matches_finite_differences():
     def mean_ll(W, b, c):
         return rbm.log_likelihood(v_data, *to_ordinary(W, b, c, mu, lam)).mean()
 
-    dW, db, dc = exact_centred_gradient(v_data, W, b, c, mu, lam)
+    dW, db, _ = exact_centred_gradient(v_data, W, b, c, mu, lam)
     eps = 1e-6
     E = np.zeros_like(W)
     E[2, 1] = eps
@@ -189,7 +189,8 @@ def test_train_centered_climbs_the_exact_likelihood():
     independent = float((X * np.log(p) + (1 - X) * np.log(1 - p)).sum(1).mean())
     for ll in lls:
         assert ll[-1] > ll[0]
-        # measured: -2.08 (centred) and -1.93 (ordinary); 1 nat above independent units is a clear margin
+        # measured: -2.08 (centred) and -1.93 (ordinary);
+        # 1 nat above independent units is a clear margin
         assert ll[-1] > independent + 1.0
 
 

@@ -74,23 +74,25 @@ class _RecordFastPath:
 
 
 @pytest.mark.parametrize(
-    ("n_visible", "n_hidden"),
-    [(100, 16), (16, 100), (30, 22)],
-    ids=["100x16-enumerate-h", "16x100-enumerate-v", "30x22-enumerate-h"],
+    ("n_visible", "n_hidden", "force_fast"),
+    [(100, 16, True), (16, 100, True), (34, 19, False)],
+    ids=["100x16-enumerate-h", "16x100-enumerate-v", "34x19-fast-by-default"],
 )
 def test_log_partition_float32_fast_path_agrees_with_float64(
-    n_visible, n_hidden, make_model, monkeypatch
+    n_visible, n_hidden, force_fast, monkeypatch
 ):
     # Weights of scale 0.1 (pre-activations of order 1, as in a trained MNIST model) and
     # biases of scale 1. float32 rounding costs ~1e-7 per softplus term; 100 terms per state
     # give at most ~1e-5 nats, so 1e-3 (the accuracy the module promises) is a loose bound.
+    # 34 x 19 has 2^19 * 34 > _FLOAT64_WORK_LIMIT = 2^24 softplus terms: fast without any patch.
     rng = np.random.default_rng(n_visible * 1000 + n_hidden)
     W = 0.1 * rng.standard_normal((n_visible, n_hidden))
     b = rng.standard_normal(n_visible)
     c = rng.standard_normal(n_hidden)
     recorder = _RecordFastPath(monkeypatch)
 
-    monkeypatch.setattr(rbm.evaluation, "_FLOAT64_WORK_LIMIT", 0)
+    if force_fast:
+        monkeypatch.setattr(rbm.evaluation, "_FLOAT64_WORK_LIMIT", 0)
     fast = rbm.log_partition(W, b, c)
     assert recorder.flags == {True}, "the float32 path did not run"
 
