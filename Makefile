@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 BUILD_FLAGS := -W -n --keep-going
 
-.PHONY: book test unit notebooks site-tests install chromium lint format clean data
+.PHONY: book test unit notebooks site-tests install chromium lint format clean data pdf
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,11 @@ book: install data
 	@echo "The book is in _build/html/index.html"
 
 # Debian's Chromium, for the browser tests; never a browser downloaded by a test tool.
+# Skipped when chromium is on the PATH or $$CHROMIUM names another Chromium/Chrome binary.
 chromium:
-	@command -v chromium > /dev/null || { \
-	  echo "Installing Debian's chromium (needs root)..."; \
+	@[ -n "$$CHROMIUM" ] || command -v chromium > /dev/null || { \
+	  echo "Installing Debian's chromium (apt-get, needs root)..."; \
+	  [ "$$(id -u)" = 0 ] || { echo "not root: apt-get install chromium, or set CHROMIUM=/path/to/chrome" >&2; exit 1; }; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; }
 
 unit: install
@@ -37,15 +39,28 @@ unit: install
 notebooks: install data
 	$(PY) -m pytest -n 2 --nbval --sanitize-with .nbval_sanitize.cfg book
 
+# The built site (run `make book` first) in headless Chromium, offline; screenshots in test-artifacts/.
 site-tests: install chromium
-	$(PY) -m pytest tests/site
+	$(PY) -m pytest -p no:xdist tests/site
 
+# A PDF through XeLaTeX, into _build/latex/rbm-book.pdf. Not part of `make test`: it needs
+# texlive-xetex texlive-latex-extra latexmk fonts-freefont-otf (see the README).
+pdf: install data
+	$(VENV)/bin/jupyter-book build . --builder pdflatex $(BUILD_FLAGS)
+
+# Order matters: nbval validates each chapter's stored outputs first, then the strict build
+# (which executes the chapters again, timing them for the status page), then the browser tests
+# on the built site; the last line CI reads is pytest's. Times of each stage go to the log.
 test: install chromium data
+	@echo "== lint $$(date -u +%T)"
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@echo "== unit tests and notebooks (nbval) $$(date -u +%T)"
 	$(PY) -m pytest -n 2 --nbval --sanitize-with .nbval_sanitize.cfg tests/unit book
+	@echo "== book $$(date -u +%T)"
 	$(MAKE) book
-	$(PY) -m pytest tests/site
+	@echo "== site tests $$(date -u +%T)"
+	$(PY) -m pytest -p no:xdist tests/site
 
 lint:
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -62,8 +62,9 @@ LABELS = {
     "rbm": "rbm.RBM",
 }
 NOTE = (
-    "Timings come from one run on a shared 2-core virtual machine while other "
-    "engineers were working on it: compare them only with each other, within this file."
+    "The timings of each part come from one run on a shared 2-core virtual machine while "
+    "other engineers were working on it (see each part's created_utc): compare them only "
+    "with each other, within a part."
 )
 
 
@@ -128,6 +129,10 @@ def machine_description() -> dict:
         "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
+
+
+def _now():
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def median(xs):
@@ -454,7 +459,7 @@ def main(argv=None) -> int:
         {
             "schema": 1,
             "command": "benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
-            "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created_utc": _now(),
             "quick": args.quick,
             "note": NOTE,
             "blas_threads": args.blas_threads,
@@ -467,10 +472,12 @@ def main(argv=None) -> int:
             if args.quick:
                 X = X[:2000]
             data["timing"] = run_timing(X, args.quick, log)
+            data["timing"]["created_utc"] = _now()
             del X
             print_table(data["timing"])
         if "quality" in args.parts:
             data["quality"] = run_quality(args.quick, log)
+            data["quality"]["created_utc"] = _now()
             q = data["quality"]["implementations"]
             print(
                 "\nexact test log-likelihood (784-16): "
@@ -478,6 +485,7 @@ def main(argv=None) -> int:
             )
         if "ablation" in args.parts:
             data["ablation"] = ablation.run(args.quick, SEED, args.blas_threads, log)
+            data["ablation"]["created_utc"] = _now()
             ablation.print_summary(data["ablation"])
     data["elapsed_s"] = time.perf_counter() - started
     atomic_write_json(path, data)

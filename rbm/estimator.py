@@ -24,7 +24,7 @@ from ._validation import as_float_array, as_rng, check_positive_int, check_unit_
 from .core import _free_energy, _h_given_v, _sigmoid, _softplus, _v_given_h
 from .evaluation import _flip_delta_free_energy
 from .sampling import _gibbs_chain, _sample_bernoulli
-from .training import MAX_ABS_WEIGHT, _params_ok, _train_epoch
+from .training import MAX_ABS_WEIGHT, _params_ok, _single_threaded_blas, _train_epoch
 
 __all__ = ["RBM", "NotFittedError"]
 
@@ -530,7 +530,8 @@ class RBM:
         self._check_fitted("gibbs")
         v = self._check_X(v, "v")
         k = check_positive_int(k, "k")
-        return _gibbs_chain(v, self.W_, self.b_, self.c_, k, self._method_rng(rng))[0]
+        with _single_threaded_blas():
+            return _gibbs_chain(v, self.W_, self.b_, self.c_, k, self._method_rng(rng))[0]
 
     def reconstruct(self, X):
         r"""Mean-field reconstruction: v -> P(h | v) -> P(v | h), probabilities throughout.
@@ -573,12 +574,13 @@ class RBM:
         p0 = np.full((n_samples, W.shape[0]), 0.5, dtype=W.dtype)
         if start == "bias":
             p0[...] = _sigmoid(b)
-        v = _sample_bernoulli(p0, rng)
-        if n_steps > 1:
-            v = _gibbs_chain(v, W, b, c, n_steps - 1, rng)[0]
-        h = _sample_bernoulli(_h_given_v(v, W, c), rng)
-        pv = _v_given_h(h, W, b)
-        return pv if probabilities else _sample_bernoulli(pv, rng)
+        with _single_threaded_blas():  # many small products, as in training
+            v = _sample_bernoulli(p0, rng)
+            if n_steps > 1:
+                v = _gibbs_chain(v, W, b, c, n_steps - 1, rng)[0]
+            h = _sample_bernoulli(_h_given_v(v, W, c), rng)
+            pv = _v_given_h(h, W, b)
+            return pv if probabilities else _sample_bernoulli(pv, rng)
 
     # ------------------------------------------------------------------ persistence
 

@@ -66,10 +66,13 @@ FULL = {
             momentum=0.5, final_momentum=0.9, momentum_switch=2, weight_decay=2e-4,
             ais_steps=4000,
         ),
+        "cd1_500_m05": dict(
+            n_hidden=500, k=1, learning_rate=0.05, batch_size=100, n_epochs=5,
+            momentum=0.5, weight_decay=2e-4, ais_steps=4000,
+        ),
         "cd25_500": dict(
             n_hidden=500, k=25, learning_rate=0.05, batch_size=100, n_epochs=2,
-            momentum=0.5, final_momentum=0.9, momentum_switch=1, weight_decay=2e-4,
-            ais_steps=4000,
+            momentum=0.5, weight_decay=2e-4, ais_steps=4000,
         ),
         "pcd_500": dict(
             n_hidden=500, k=1, persistent=True, learning_rate=0.01, batch_size=100,

@@ -32,7 +32,6 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.neural_network import BernoulliRBM  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
@@ -66,15 +65,25 @@ def transformers(budget, seed):
     """name -> unfitted feature extractor (None for raw pixels); every RBM gets ``budget``."""
     n_hidden, lr = budget["n_hidden"], budget["learning_rate"]
     batch, epochs = budget["batch_size"], budget["n_epochs"]
-    common = {"n_hidden": n_hidden, "learning_rate": lr, "batch_size": batch,
-              "n_epochs": epochs, "init": "normal", "random_state": seed}
+    common = {
+        "n_hidden": n_hidden,
+        "learning_rate": lr,
+        "batch_size": batch,
+        "n_epochs": epochs,
+        "init": "normal",
+        "random_state": seed,
+    }
     return {
         "pixels": None,
         "rbm.RBM CD-1": rbm.RBM(**common),
         "rbm.RBM PCD-1": rbm.RBM(persistent=True, **common),
-        "sklearn BernoulliRBM": BernoulliRBM(n_components=n_hidden, learning_rate=lr,
-                                             batch_size=batch, n_iter=epochs,
-                                             random_state=seed),
+        "sklearn BernoulliRBM": BernoulliRBM(
+            n_components=n_hidden,
+            learning_rate=lr,
+            batch_size=batch,
+            n_iter=epochs,
+            random_state=seed,
+        ),
     }
 
 
@@ -101,17 +110,28 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "features_classification")
     args = parser.parse_args(argv)
     if args.quick:
-        protocol = {"n_train": 1000, "n_valid": 500, "n_test": 1000, "C_grid": [0.1, 10.0],
-                    "budget": {"n_hidden": 32, "learning_rate": 0.06, "batch_size": 10,
-                               "n_epochs": 2}}
+        protocol = {
+            "n_train": 1000,
+            "n_valid": 500,
+            "n_test": 1000,
+            "C_grid": [0.1, 10.0],
+            "budget": {"n_hidden": 32, "learning_rate": 0.06, "batch_size": 10, "n_epochs": 2},
+        }
     else:
-        protocol = {"n_train": 10_000, "n_valid": 2000, "n_test": 10_000,
-                    "C_grid": [0.01, 0.1, 1.0, 10.0, 100.0],
-                    "budget": {"n_hidden": 100, "learning_rate": 0.06, "batch_size": 10,
-                               "n_epochs": 10}}
-    protocol |= {"quick": args.quick, "seed": SEED, "pixels": "grey levels / 255",
-                 "classifier": "LogisticRegression(C=C, max_iter=1000)",
-                 "valid_images": "training images n_train ... n_train + n_valid - 1"}
+        protocol = {
+            "n_train": 10_000,
+            "n_valid": 2000,
+            "n_test": 10_000,
+            "C_grid": [0.01, 0.1, 1.0, 10.0, 100.0],
+            "budget": {"n_hidden": 100, "learning_rate": 0.06, "batch_size": 10, "n_epochs": 10},
+        }
+    protocol |= {
+        "quick": args.quick,
+        "seed": SEED,
+        "pixels": "grey levels / 255",
+        "classifier": "LogisticRegression(C=C, max_iter=1000)",
+        "valid_images": "training images n_train ... n_train + n_valid - 1",
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     X, y = rbm.datasets.load_mnist("train")
     X_test, y_test = rbm.datasets.load_mnist("test")
@@ -131,8 +151,10 @@ def main(argv=None):
             "test_accuracy": float(pipe.score(X_test, y_test)),
             "fit_time_s": round(fit_time, 1),
         }
-        print(f"{name:>22}: test accuracy {results[name]['test_accuracy']:.4f} "
-              f"({fit_time:.0f} s)", flush=True)
+        print(
+            f"{name:>22}: test accuracy {results[name]['test_accuracy']:.4f} ({fit_time:.0f} s)",
+            flush=True,
+        )
         if name == "rbm.RBM PCD-1":
             pipe.named_steps["rbm"].save(args.out / "rbm_pcd.npz")
     metrics = {"protocol": protocol, "results": results}

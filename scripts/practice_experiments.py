@@ -159,7 +159,7 @@ def cd1_statistics(v, W, b, c, statistics, rng):
 
 
 def evaluate(W, b, c, X_train, X_test):
-    """Exact mean log-likelihoods and mean free energies (float64)."""
+    """Exact mean log-likelihoods (exact log Z) and mean free energies of two data sets."""
     log_z = rbm.log_partition(W, b, c)
     f_train = rbm.free_energy(X_train, W, b, c)
     f_test = rbm.free_energy(X_test, W, b, c)
@@ -266,18 +266,43 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "practice_experiments")
     args = parser.parse_args(argv)
     if args.quick:
-        protocol = {"n_train": 1000, "n_test": 1000, "n_epochs": 2, "eval_epochs": [2],
-                    "seeds": [0], "n_hidden": 8, "overfit_n_train": 100,
-                    "overfit_n_valid": 500, "overfit_epochs": 4, "overfit_eval_epochs": [2, 4]}
+        protocol = {
+            "n_train": 1000,
+            "n_test": 1000,
+            "n_epochs": 2,
+            "eval_epochs": [2],
+            "seeds": [0],
+            "n_hidden": 8,
+            "overfit_n_train": 100,
+            "overfit_n_valid": 500,
+            "overfit_epochs": 4,
+            "overfit_eval_epochs": [2, 4],
+        }
     else:  # sized for about 20 minutes on a loaded 2-core machine
-        protocol = {"n_train": 10_000, "n_test": 10_000, "n_epochs": 5,
-                    "eval_epochs": [1, 3, 5], "seeds": [0, 1, 2], "n_hidden": 16,
-                    "overfit_n_train": 100, "overfit_n_valid": 2000, "overfit_epochs": 300,
-                    "overfit_eval_epochs": [1, 5, 10, 20, 40, 60, 90, 120, 150, 200, 250, 300]}
-    protocol |= {"quick": args.quick, "binarize": "threshold", "threshold": 0.5, "k": 1,
-                 "baseline": BASELINE, "momentum_switch_epoch": MOMENTUM_SWITCH,
-                 "sparsity_decay": SPARSITY_DECAY, "init": "normal(0, 0.01)",
-                 "overfit_batch_size": OVERFIT_BATCH_SIZE, "dtype": "float32"}
+        protocol = {
+            "n_train": 10_000,
+            "n_test": 10_000,
+            "n_epochs": 5,
+            "eval_epochs": [1, 3, 5],
+            "seeds": [0, 1, 2],
+            "n_hidden": 16,
+            "overfit_n_train": 100,
+            "overfit_n_valid": 2000,
+            "overfit_epochs": 300,
+            "overfit_eval_epochs": [1, 5, 10, 20, 40, 60, 90, 120, 150, 200, 250, 300],
+        }
+    protocol |= {
+        "quick": args.quick,
+        "binarize": "threshold",
+        "threshold": 0.5,
+        "k": 1,
+        "baseline": BASELINE,
+        "momentum_switch_epoch": MOMENTUM_SWITCH,
+        "sparsity_decay": SPARSITY_DECAY,
+        "init": "normal(0, 0.01)",
+        "overfit_batch_size": OVERFIT_BATCH_SIZE,
+        "dtype": "float32",
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     X_all, _ = rbm.datasets.load_mnist("train", binarize="threshold")
     X_test, _ = rbm.datasets.load_mnist("test", binarize="threshold")
@@ -298,20 +323,37 @@ def main(argv=None):
             if key not in cache:
                 cache[key] = {}
                 for seed in protocol["seeds"]:
-                    run, _ = train(X, X_test, config, protocol["n_hidden"], protocol["n_epochs"],
-                                   set(protocol["eval_epochs"]), seed)
+                    run, _ = train(
+                        X,
+                        X_test,
+                        config,
+                        protocol["n_hidden"],
+                        protocol["n_epochs"],
+                        set(protocol["eval_epochs"]),
+                        seed,
+                    )
                     cache[key][str(seed)] = run
                 print(f"{group:>18} {label:>14}  {time.time() - started:7.1f} s", flush=True)
             groups[group][label] = {"config": config, "runs": cache[key]}
     overfit = {
-        str(seed): overfitting_run(X_small, X_valid, X_test, protocol["n_hidden"],
-                                   protocol["overfit_epochs"],
-                                   set(protocol["overfit_eval_epochs"]), seed)
+        str(seed): overfitting_run(
+            X_small,
+            X_valid,
+            X_test,
+            protocol["n_hidden"],
+            protocol["overfit_epochs"],
+            set(protocol["overfit_eval_epochs"]),
+            seed,
+        )
         for seed in protocol["seeds"]
     }
     print(f"{'overfitting':>18} {'':>14}  {time.time() - started:7.1f} s", flush=True)
-    metrics = {"protocol": protocol, "groups": groups, "overfitting": overfit,
-               "wall_time_s": round(time.time() - started, 1)}
+    metrics = {
+        "protocol": protocol,
+        "groups": groups,
+        "overfitting": overfit,
+        "wall_time_s": round(time.time() - started, 1),
+    }
     atomic_write_text(args.out / "metrics.json", json.dumps(metrics, indent=1) + "\n")
     return metrics
 

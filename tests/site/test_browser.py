@@ -35,8 +35,9 @@ async () => {
   report.untypeset = sources.filter(e => !e.querySelector('mjx-container'))
                             .map(e => e.textContent.trim().slice(0, 100));
   report.mathErrors = Array.from(document.querySelectorAll('mjx-merror, [data-mjx-error]'))
-                           .map(e => (e.getAttribute('data-mjx-error') || e.textContent).slice(0, 100));
-  const skip = new Set(['SCRIPT', 'STYLE', 'PRE', 'CODE', 'TEXTAREA', 'NOSCRIPT', 'MJX-CONTAINER']);
+    .map(e => (e.getAttribute('data-mjx-error') || e.textContent).slice(0, 100));
+  const skip = new Set(['SCRIPT', 'STYLE', 'PRE', 'CODE', 'TEXTAREA', 'NOSCRIPT',
+                        'MJX-CONTAINER']);
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {
     acceptNode(node) {
       for (let p = node.parentElement; p; p = p.parentElement) {
@@ -62,7 +63,8 @@ async () => {
     i.addEventListener('load', r); i.addEventListener('error', r); });
   await Promise.race([Promise.all(imgs.map(settle)), new Promise(r => setTimeout(r, 10000))]);
   return {n: imgs.length,
-          broken: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute('src'))};
+          broken: imgs.filter(i => !(i.complete && i.naturalWidth > 0))
+                      .map(i => i.getAttribute('src'))};
 }
 """
 
@@ -75,7 +77,8 @@ FIGURE_ALPHA_JS = """
   const g = c.getContext('2d');
   g.drawImage(img, 0, 0);
   const w = c.width - 1, h = c.height - 1;
-  const corners = [[0, 0], [w, 0], [0, h], [w, h]].map(([x, y]) => Array.from(g.getImageData(x, y, 1, 1).data));
+  const corners = [[0, 0], [w, 0], [0, h], [w, h]]
+    .map(([x, y]) => Array.from(g.getImageData(x, y, 1, 1).data));
   return {src: img.getAttribute('src'), corners};
 })
 """
@@ -108,7 +111,7 @@ class Watch:
 
 
 class Browsing:
-    """A browser context (light or dark) whose requests outside 127.0.0.1 are aborted and recorded."""
+    """A browser context whose requests outside 127.0.0.1 are aborted and recorded."""
 
     def __init__(self, browser, server: str, dark: bool, javascript: bool = True):
         mode = "dark" if dark else "light"

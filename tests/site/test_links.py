@@ -51,7 +51,9 @@ def _parse(path: Path) -> _Links:
 
 def _is_external(url: str) -> bool:
     scheme = urlsplit(url).scheme
-    return (bool(scheme) and scheme not in ("data", "mailto", "javascript")) or url.startswith("//")
+    return (bool(scheme) and scheme not in ("data", "mailto", "javascript")) or url.startswith(
+        "//"
+    )
 
 
 def test_internal_links_and_fragments_resolve(site):
@@ -119,7 +121,11 @@ def test_external_links_are_well_formed(site, artifacts):
         ok = (
             parts.scheme in ("http", "https")
             and parts.hostname is not None
-            and (HOST.match(parts.hostname) or _is_ip(parts.hostname) or parts.hostname == "localhost")
+            and (
+                HOST.match(parts.hostname)
+                or _is_ip(parts.hostname)
+                or parts.hostname == "localhost"
+            )
             and not re.search(r"\s", url)
         )
         if not ok:

@@ -51,7 +51,9 @@ def test_chapter_has_launch_download_and_repository_buttons(chapter, config, sit
     launch = config["launch_buttons"]
     hrefs = _hrefs(html)
 
-    colab = f"{launch['colab_url'].rstrip('/')}/github/{slug}/blob/{branch}/{prefix}{docname}.ipynb"
+    colab = (
+        f"{launch['colab_url'].rstrip('/')}/github/{slug}/blob/{branch}/{prefix}{docname}.ipynb"
+    )
     binder = (
         f"{launch['binderhub_url'].rstrip('/')}/v2/gh/{slug}/{branch}"
         f"?urlpath=tree/{prefix}{docname}.ipynb"
@@ -112,7 +114,9 @@ def test_status_page_lists_execution_times_and_versions(site):
     for chapter in chapter_pages(site):
         assert f"{Path(chapter).stem}" in execution, f"{chapter} missing from the execution table"
     versions = next(t for t in tables if "package-versions" in t)
-    rows = dict(re.findall(r"<tr[^>]*>\s*<td[^>]*><p>([^<]+)</p></td>\s*<td[^>]*><p>([^<]+)</p>", versions))
+    rows = dict(
+        re.findall(r"<tr[^>]*>\s*<td[^>]*><p>([^<]+)</p></td>\s*<td[^>]*><p>([^<]+)</p>", versions)
+    )
     for package in ("numpy", "jupyter-book", "sphinx"):
         assert rows.get(package) == metadata.version(package), (
             f"the status page says {package} {rows.get(package)}; this environment has "
