@@ -111,7 +111,11 @@ def machine_description() -> dict:
                 "threading_layer",
             )
         }
-        | {"library": Path(info["filepath"]).name}
+        | {
+            "library": Path(info["filepath"]).name,
+            # numpy.libs, scipy.libs, scikit_learn.libs: which package ships it
+            "shipped_with": Path(info["filepath"]).parent.name.removesuffix(".libs"),
+        }
         for info in threadpool_info()
     ]
     import scipy

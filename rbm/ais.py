@@ -16,9 +16,13 @@ RBMs by Salakhutdinov & Murray (2008), estimates Z for any size:
           + \\beta\\, \\mathbf b^\\top \\mathbf v\\big)
           \\prod_j \\big(1 + e^{\\beta(\\mathbf v^\\top W_{\\cdot j} + c_j)}\\big),
 
-  which is :math:`e^{-(1-\\beta) F_A(\\mathbf v) - \\beta F_B(\\mathbf v)}` up to
-  the constant :math:`2^{n_\\text{hidden}(1-\\beta)}` (model A keeps the hidden
-  units, with zero weights and zero biases);
+  the geometric average of the two *joint* distributions,
+  :math:`e^{-(1-\\beta) E_A(\\mathbf v, \\mathbf h) - \\beta E_B(\\mathbf v, \\mathbf h)}`,
+  with h summed out (model A keeps the hidden units, with zero weights and
+  zero biases). Each p_beta is then an RBM with scaled parameters. (The
+  geometric average of the *marginals*, exp(-(1-beta) F_A - beta F_B), would be
+  a different path, and block Gibbs steps of a scaled RBM would not leave it
+  invariant.)
 - at each beta, one block-Gibbs step of the beta-scaled RBM (sample h, then v)
   leaves p_beta invariant; the log importance weight accumulates
   :math:`\\log p^*_{\\beta_k}(\\mathbf v_k) - \\log p^*_{\\beta_{k-1}}(\\mathbf v_k)`.

@@ -283,13 +283,10 @@ def _from_mirrors(names) -> dict:
 
 
 def _fetch_openml():
-    """OpenML's mnist_784 as (X uint8 (70000, 784), y int (70000,))."""
+    """OpenML's mnist_784 as (X (70000, 784) grey levels 0-255, y (70000,) labels)."""
     from sklearn.datasets import fetch_openml  # optional: only this fallback needs it
 
-    X, y = fetch_openml(
-        "mnist_784", version=1, as_frame=False, return_X_y=True, parser="liac-arff"
-    )
-    return X, y
+    return fetch_openml("mnist_784", version=1, as_frame=False, return_X_y=True)
 
 
 def _from_openml(names) -> dict:

@@ -191,7 +191,7 @@ def train(X, X_test, config, n_hidden, n_epochs, eval_epochs, seed):
     lr, m = config["learning_rate"], config["batch_size"]
     target, cost = config["sparsity_target"], config["sparsity_cost"]
     schedule = config["momentum"]
-    rec = {"epoch": [], "update_ratio": [], "mean_activity": []}
+    rec = {"epoch": [], "update_ratio": [], "mean_activity": [], "mean_abs_weight": []}
     evals = {"epoch": [], "log_z": [], "train_ll": [], "test_ll": []}
     evals |= {"train_free_energy": [], "test_free_energy": []}
     diverged = False
@@ -224,6 +224,7 @@ def train(X, X_test, config, n_hidden, n_epochs, eval_epochs, seed):
         rec["epoch"].append(epoch)
         rec["update_ratio"].append(float(np.mean(ratios)))
         rec["mean_activity"].append(float(np.mean(activity)))
+        rec["mean_abs_weight"].append(float(np.abs(W).mean()))
         if epoch in eval_epochs:
             evals["epoch"].append(epoch)
             for key, value in evaluate(W, b, c, X, X_test).items():
