@@ -60,6 +60,7 @@ FULL = {
         "article64": dict(
             n_hidden=64, k=1, learning_rate=0.1, batch_size=64, n_epochs=10,
             init="xavier", visible_bias="zeros", shuffle=False, grey=True,
+            reverse_steps=2000, reverse_gibbs=1000,
         ),
         "cd1_500": dict(
             n_hidden=500, k=1, learning_rate=0.05, batch_size=100, n_epochs=5,
@@ -74,14 +75,14 @@ FULL = {
             n_hidden=500, k=25, learning_rate=0.05, batch_size=100, n_epochs=2,
             momentum=0.5, weight_decay=2e-4, ais_steps=4000,
         ),
+        "pcd16": dict(
+            n_hidden=16, k=1, persistent=True, learning_rate=0.01, batch_size=100,
+            n_epochs=50, init="normal",
+        ),
         "pcd_500": dict(
             n_hidden=500, k=1, persistent=True, learning_rate=0.01, batch_size=100,
             n_epochs=5, momentum=0.5, final_momentum=0.9, momentum_switch=2, weight_decay=2e-4,
             ais_steps=4000,
-        ),
-        "pcd16": dict(
-            n_hidden=16, k=1, persistent=True, learning_rate=0.01, batch_size=100,
-            n_epochs=50, init="normal",
         ),
     },
 }  # fmt: skip
@@ -103,8 +104,12 @@ QUICK = {
 }  # fmt: skip
 
 
-def evaluate(name, W, b, c, X_train_bin, X_test, base, cfg, seed, ais_steps=None):
-    """Forward and reverse AIS on one model, and the log-likelihoods they give."""
+def evaluate(name, W, b, c, X_train_bin, X_test, base, cfg, seed, ais_steps=None, **reverse):
+    """Forward and reverse AIS on one model, and the log-likelihoods they give.
+
+    ``reverse`` may override ``reverse_steps`` and ``reverse_gibbs`` of ``cfg`` for this model.
+    """
+    cfg = {**cfg, **reverse}
     betas = default_betas(ais_steps or cfg["ais_steps"])
     t0 = time.perf_counter()
     fwd = ais_log_partition(W, b, c, n_chains=cfg["ais_chains"], betas=betas, base=base, rng=seed)
@@ -187,19 +192,31 @@ def main(argv=None):
         },
         "models": {},
     }
+    # A model's seeds come from its position in the table: add new models at the end.
     for i, (name, spec) in enumerate(cfg["models"].items()):
         if args.models and name not in args.models:
             continue
         spec = dict(spec)
         grey = spec.pop("grey", False)
         ais_steps = spec.pop("ais_steps", None)
+        reverse = {key: spec.pop(key) for key in ("reverse_steps", "reverse_gibbs") if key in spec}
         t0 = time.perf_counter()
         W, b, c, hist = common.train(X_grey if grey else X_train, rng=seed + 10 + i, **spec)
         t_train = time.perf_counter() - t0
         print(f"{name}: trained in {t_train:.0f} s", flush=True)
         common.atomic_savez(args.out / f"{name}.npz", W=W, b=b, c=c)
         result = evaluate(
-            name, W, b, c, X_train, X_test, base, cfg, seed=seed + 20 + i, ais_steps=ais_steps
+            name,
+            W,
+            b,
+            c,
+            X_train,
+            X_test,
+            base,
+            cfg,
+            seed=seed + 20 + i,
+            ais_steps=ais_steps,
+            **reverse,
         )
         result["training"] = {**spec, "grey_levels": grey, "seconds": round(t_train, 1)}
         result["training"]["train_seconds_per_epoch"] = hist["train_seconds"]

@@ -157,6 +157,7 @@ def main(argv=None):
         )
         if name == "rbm.RBM PCD-1":
             pipe.named_steps["rbm"].save(args.out / "rbm_pcd.npz")
+            os.chmod(args.out / "rbm_pcd.npz", 0o644)  # RBM.save keeps mkstemp's 0600
     metrics = {"protocol": protocol, "results": results}
     atomic_write_text(args.out / "metrics.json", json.dumps(metrics, indent=1) + "\n")
     return metrics
