@@ -5,6 +5,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 BUILD_FLAGS := -W -n --keep-going
+# Two pytest workers on two cores: one BLAS thread each, or OpenBLAS threads oversubscribe
+# the cores and spin (measured here: 28x slower under load). Each notebook stays on one
+# worker (--dist loadfile), since nbval runs its cells in order in one kernel.
+PARALLEL := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile
+NBVAL := --nbval --sanitize-with .nbval_sanitize.cfg
 
 .PHONY: book test unit notebooks site-tests install chromium lint format clean data pdf
 
@@ -34,10 +39,10 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; }
 
 unit: install
-	$(PY) -m pytest -n 2 tests/unit
+	$(PARALLEL) tests/unit
 
 notebooks: install data
-	$(PY) -m pytest -n 2 --nbval --sanitize-with .nbval_sanitize.cfg book
+	$(PARALLEL) $(NBVAL) book
 
 # The built site (run `make book` first) in headless Chromium, offline; screenshots in test-artifacts/.
 site-tests: install chromium
@@ -57,7 +62,7 @@ test: install chromium data
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	@echo "== unit tests and notebooks (nbval) $$(date -u +%T)"
-	$(PY) -m pytest -n 2 --nbval --sanitize-with .nbval_sanitize.cfg tests/unit book
+	$(PARALLEL) $(NBVAL) tests/unit book
 	@echo "== book $$(date -u +%T)"
 	$(MAKE) book
 	@echo "== site tests $$(date -u +%T)"
