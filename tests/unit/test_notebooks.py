@@ -1,4 +1,4 @@
-"""Every chapter is a jupytext pair (.md for review, .ipynb with outputs for nbval and the build)."""
+"""Every chapter is a jupytext pair: .md to review, .ipynb with outputs for nbval and the build."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ def test_pair_exists_and_is_in_sync(md):
     )
     md_text = [c.source.strip() for c in from_md.cells if c.cell_type == "markdown"]
     nb_text = [c.source.strip() for c in from_ipynb.cells if c.cell_type == "markdown"]
-    assert md_text == nb_text, f"{md.name} and {ipynb.name} differ in their text: run jupytext --sync"
+    assert md_text == nb_text, (
+        f"{md.name} and {ipynb.name} differ in their text: run jupytext --sync"
+    )
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
