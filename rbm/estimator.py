@@ -483,6 +483,41 @@ class RBM:
         self._check_fitted("free_energy")
         return _free_energy(self._check_X(X), self.W_, self.b_, self.c_)
 
+    def log_likelihood(self, X, method="exact", **ais_kwargs):
+        r"""Mean log-likelihood :math:`\frac1n \sum_t \log p(\mathbf v_t)`, in nats.
+
+        :math:`\log p(\mathbf v) = -F(\mathbf v) - \log Z`, with log Z exact or from AIS.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_visible)
+            Binary data for a proper log-probability.
+        method : {"exact", "ais"}, default "exact"
+            "exact": log Z by enumeration (:func:`rbm.log_partition`; needs
+            min(n_visible, n_hidden) <= 24). "ais": log Z by annealed importance
+            sampling (:func:`rbm.ais.log_likelihood_ais`), biased low, so the
+            log-likelihood is biased high.
+        **ais_kwargs
+            With ``method="ais"``: ``n_chains``, ``betas``, ``base``, ``rng``,
+            ``ais_result``, passed on.
+
+        Returns
+        -------
+        float
+        """
+        from .ais import log_likelihood_ais
+        from .evaluation import log_likelihood
+
+        self._check_fitted("log_likelihood")
+        X = self._check_X(X)
+        if method == "exact":
+            if ais_kwargs:
+                raise TypeError(f"method='exact' takes no AIS arguments, got {sorted(ais_kwargs)}")
+            return float(log_likelihood(X, self.W_, self.b_, self.c_).mean())
+        if method == "ais":
+            return log_likelihood_ais(X, self.W_, self.b_, self.c_, **ais_kwargs).log_likelihood
+        raise ValueError(f'method must be "exact" or "ais", got {method!r}')
+
     def score_samples(self, X, rng=None):
         r"""Stochastic pseudo-likelihood of each row.
 

@@ -219,3 +219,19 @@ def test_log_likelihood_ais_rejects_a_foreign_result():
     W, b, c = _random_model(5, 3, 1.0, 0)
     with pytest.raises(TypeError, match="ais_result must be an AISResult"):
         log_likelihood_ais(np.zeros((2, 5)), W, b, c, ais_result=(1.0, 0.0))
+
+
+def test_rbm_log_likelihood_method(digits_model):
+    X = digits_model[0]
+    model = rbm.RBM(n_hidden=10, n_epochs=2, batch_size=50, random_state=0).fit(X)
+    exact = model.log_likelihood(X)
+    assert exact == pytest.approx(rbm.log_likelihood(X, model.W_, model.b_, model.c_).mean())
+    ais = model.log_likelihood(
+        X, method="ais", n_chains=50, betas=default_betas(500), base=base_rate_bias(X), rng=0
+    )
+    # 0.5 nats, the book's target; a 64 -> 10 model after two epochs is easy for AIS
+    assert abs(ais - exact) < 0.5
+    with pytest.raises(ValueError, match="method must be"):
+        model.log_likelihood(X, method="bogus")
+    with pytest.raises(TypeError, match="takes no AIS arguments"):
+        model.log_likelihood(X, n_chains=10)
