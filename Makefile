@@ -9,7 +9,7 @@ BUILD_FLAGS := -W -n --keep-going
 # the cores and spin (measured here: 28x slower under load). Each notebook stays on one
 # worker (--dist loadfile), since nbval runs its cells in order in one kernel.
 PARALLEL := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile
-NBVAL := --nbval --sanitize-with .nbval_sanitize.cfg
+NBVAL := --nbval --nbval-sanitize-with .nbval_sanitize.cfg
 
 .PHONY: book test unit notebooks site-tests install chromium lint format clean data pdf
 

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from ._validation import as_rng
+from .io import atomic_write
 
 __all__ = ["MNISTUnavailableError", "fetch_mnist", "get_data_home", "load_mnist", "parse_idx"]
 
@@ -129,23 +130,6 @@ def _is_valid(path: Path, name: str) -> bool:
     if ok:
         _VERIFIED[str(path)] = stamp
     return ok
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _writable_folder(folder: Path) -> Path:
@@ -362,7 +346,7 @@ def fetch_mnist(data_home=None, names=None) -> dict:
             if hashlib.sha256(data).hexdigest() != _FILES[name][0]:
                 bad.append(name)
                 continue
-            _atomic_write(paths[name], data)
+            atomic_write(paths[name], data)
             missing.remove(name)
         note = f"checksum mismatch for {', '.join(bad)}" if bad else "incomplete"
         tried.append(f"  - {label}: {'ok' if not missing else note}")

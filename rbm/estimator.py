@@ -15,7 +15,6 @@ import math
 import numbers
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ import numpy as np
 from ._validation import as_float_array, as_rng, check_positive_int, check_unit_interval
 from .core import _free_energy, _h_given_v, _sigmoid, _softplus, _v_given_h
 from .evaluation import _flip_delta_free_energy
+from .io import atomic_savez
 from .sampling import _gibbs_chain, _sample_bernoulli
 from .training import MAX_ABS_WEIGHT, _params_ok, _single_threaded_blas, _train_epoch
 
@@ -651,15 +651,7 @@ class RBM:
         if getattr(self, "_velocity", None) is not None:
             for name, v in zip("Wbc", self._velocity, strict=True):
                 arrays[f"state_velocity_{name}"] = v
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_savez(path, **arrays)
 
     @classmethod
     def load(cls, path):

@@ -68,9 +68,7 @@ def image_grid(
     """
     images = np.asarray(images, dtype=np.float64)
     if images.ndim != 2:
-        raise ValueError(
-            f"images must be 2-dimensional (n_images, n_pixels), got {images.shape}"
-        )
+        raise ValueError(f"images must be 2-dimensional (n_images, n_pixels), got {images.shape}")
     height, width = image_shape
     if images.shape[1] != height * width:
         raise ValueError(

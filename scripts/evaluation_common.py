@@ -6,11 +6,7 @@ depend only on the package's functions (not on the estimator class).
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -26,25 +22,6 @@ def limit_blas_threads():
         threadpool_limits(1)
     except ImportError:  # pragma: no cover - threadpoolctl is in requirements.txt
         pass
-
-
-def atomic_write_json(path, obj):
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
-def atomic_savez(path, **arrays):
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-    with os.fdopen(fd, "wb") as f:
-        np.savez_compressed(f, **arrays)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def init_params(X, n_hidden, init, visible_bias, rng):

@@ -44,6 +44,7 @@ from rbm.ais import (
     log_likelihood_ais,
     reverse_ais_log_partition,
 )
+from rbm.io import atomic_savez, atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -204,7 +205,7 @@ def main(argv=None):
         W, b, c, hist = common.train(X_grey if grey else X_train, rng=seed + 10 + i, **spec)
         t_train = time.perf_counter() - t0
         print(f"{name}: trained in {t_train:.0f} s", flush=True)
-        common.atomic_savez(args.out / f"{name}.npz", W=W, b=b, c=c)
+        atomic_savez(args.out / f"{name}.npz", compressed=True, W=W, b=b, c=c)
         result = evaluate(
             name,
             W,
@@ -225,7 +226,7 @@ def main(argv=None):
         if metrics_path.exists():
             metrics["models"] = {**json.loads(metrics_path.read_text())["models"]}
         metrics["models"][name] = result
-        common.atomic_write_json(metrics_path, metrics)
+        atomic_write_json(metrics_path, metrics)
     return 0
 
 

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import evaluation_common as common
 
 import rbm
+from rbm.io import atomic_savez, atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,8 +74,9 @@ def main(argv=None):
             flush=True,
         )
         if K == min(cfg["components"]):
-            common.atomic_savez(
+            atomic_savez(
                 args.out / f"means_k{K}.npz",
+                compressed=True,
                 means=model.means_.astype(np.float32),
                 weights=model.weights_,
             )
@@ -88,7 +90,7 @@ def main(argv=None):
             "quick": bool(args.quick),
         }
         metrics["models"][str(K)] = result
-        common.atomic_write_json(path, metrics)
+        atomic_write_json(path, metrics)
     return 0
 
 

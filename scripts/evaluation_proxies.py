@@ -29,6 +29,7 @@ import evaluation_common as common
 
 import rbm
 from rbm.ais import ais_log_partition, base_rate_bias, default_betas, reverse_ais_log_partition
+from rbm.io import atomic_savez, atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,7 +108,9 @@ def main(argv=None):
             **spec,
         )
         t_train = time.perf_counter() - t0
-        common.atomic_savez(args.out / f"{name.lower().replace('-', '')}.npz", W=W, b=b, c=c)
+        atomic_savez(
+            args.out / f"{name.lower().replace('-', '')}.npz", compressed=True, W=W, b=b, c=c
+        )
         exact = rbm.log_partition(W, b, c)
         fwd = ais_log_partition(
             W,
@@ -158,7 +161,7 @@ def main(argv=None):
             f"({t_train:.0f} s)",
             flush=True,
         )
-        common.atomic_write_json(args.out / "metrics.json", metrics)
+        atomic_write_json(args.out / "metrics.json", metrics)
     return 0
 
 

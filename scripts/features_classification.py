@@ -28,7 +28,6 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -37,23 +36,10 @@ from sklearn.neural_network import BernoulliRBM  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
 import rbm  # noqa: E402
+from rbm.io import atomic_write_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 0
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def classifier(C):
@@ -157,7 +143,6 @@ def main(argv=None):
         )
         if name == "rbm.RBM PCD-1":
             pipe.named_steps["rbm"].save(args.out / "rbm_pcd.npz")
-            os.chmod(args.out / "rbm_pcd.npz", 0o644)  # RBM.save keeps mkstemp's 0600
     metrics = {"protocol": protocol, "results": results}
     atomic_write_text(args.out / "metrics.json", json.dumps(metrics, indent=1) + "\n")
     return metrics

@@ -21,13 +21,13 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import rbm  # noqa: E402
+from rbm.io import atomic_write_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,14 +43,6 @@ N_TEMPERATURES = 5
 # Swaps between 784-unit replicas are accepted only if neighbouring temperatures
 # are close: with betas 1 ... 0.2 almost none are (measured: under 3%).
 BETA_MIN = 0.8
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def initial_model(X, n_hidden, rng):

@@ -24,7 +24,6 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -32,24 +31,9 @@ import numpy as np  # noqa: E402
 
 import rbm  # noqa: E402
 from rbm.centering import train_centered  # noqa: E402
+from rbm.io import atomic_savez, atomic_write_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
-def atomic_savez(path: Path, **arrays) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-    os.close(fd)
-    np.savez_compressed(tmp, **arrays)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def exact_scores(W, b, c, X_train, X_test):
@@ -129,6 +113,7 @@ def main(argv=None) -> int:
         }
         atomic_savez(
             out / f"weights_{name}.npz",
+            compressed=True,
             W=W.astype(np.float32),
             b=b.astype(np.float32),
             c=c.astype(np.float32),

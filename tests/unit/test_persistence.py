@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -66,10 +67,10 @@ def test_save_writes_exactly_the_given_path_and_is_atomic(tmp_path, fitted, monk
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.rbm"]
     before = path.read_bytes()
 
-    def crash(*args, **kwargs):
-        raise KeyboardInterrupt  # interrupted half-way through writing
+    def crash(fd):
+        raise KeyboardInterrupt  # interrupted after the data went to the temporary file
 
-    monkeypatch.setattr(estimator.np, "savez", crash)
+    monkeypatch.setattr(os, "fsync", crash)
     with pytest.raises(KeyboardInterrupt):
         rbm.RBM(n_hidden=3, n_epochs=1).fit(np.eye(4)).save(path)
     assert path.read_bytes() == before  # the old file is untouched
