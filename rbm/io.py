@@ -1,4 +1,6 @@
-"""Atomic file writes: a file is either the old one or the whole new one, never half of it.
+"""Files: atomic writes, and finding the repository's committed result files.
+
+A file written here is either the old one or the whole new one, never half of it.
 
 Everything the project writes (MNIST files, saved models, result files of the
 scripts and benchmarks) goes through :func:`atomic_write`: the data goes to a
@@ -16,7 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_savez", "atomic_write", "atomic_write_json", "atomic_write_text"]
+__all__ = [
+    "atomic_savez",
+    "atomic_write",
+    "atomic_write_json",
+    "atomic_write_text",
+    "find_results",
+]
 
 
 def _umask() -> int:
@@ -71,3 +79,34 @@ def atomic_savez(path, compressed: bool = False, **arrays) -> Path:
     buffer = io.BytesIO()
     (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
     return atomic_write(path, buffer.getvalue())
+
+
+def find_results(name) -> Path:
+    """Find a committed file or folder of the repository, looking from the working folder up.
+
+    The chapters run from ``book/`` (Jupyter, the build) or from the repository root
+    (nbval), and load what the scripts in ``scripts/`` and ``benchmarks/`` wrote.
+
+    Parameters
+    ----------
+    name : str
+        A path relative to the repository root, e.g. ``"results/benchmark/benchmark.json"``.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    FileNotFoundError
+        If no folder from here up holds ``name``; the message says how to make it.
+    """
+    here = Path.cwd()
+    for folder in [here, *here.parents]:
+        if (folder / name).exists():
+            return folder / name
+    raise FileNotFoundError(
+        f"{name} was not found in {here} or any folder above it: run the book from a clone "
+        "of the repository, or regenerate it with the script in scripts/ or benchmarks/ "
+        "that writes it (each chapter says which)"
+    )

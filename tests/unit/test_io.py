@@ -53,3 +53,16 @@ def test_savez_round_trips_without_pickle(tmp_path, compressed):
     with np.load(tmp_path / "w.npz", allow_pickle=False) as f:
         assert f["W"].dtype == np.float32 and np.array_equal(f["W"], W)
         assert int(f["n"]) == 3
+
+
+def test_find_results_looks_upwards_and_explains_a_miss(tmp_path, monkeypatch):
+    from rbm.io import find_results
+
+    target = tmp_path / "results" / "x" / "metrics.json"
+    target.parent.mkdir(parents=True)
+    target.write_text("{}")
+    (tmp_path / "book").mkdir()
+    monkeypatch.chdir(tmp_path / "book")
+    assert find_results("results/x/metrics.json") == target
+    with pytest.raises(FileNotFoundError, match=r"results/y\.json was not found"):
+        find_results("results/y.json")
