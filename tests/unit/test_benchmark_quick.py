@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from quick_scripts import requires_mnist, run_quick
 
-ROOT = Path(__file__).resolve().parents[2]
 IMPLEMENTATIONS = ("floor", "baseline", "sklearn", "rbm")
 
 
@@ -23,20 +20,16 @@ def _finite_positive(x):
     return isinstance(x, float) and math.isfinite(x) and x > 0
 
 
+pytestmark = requires_mnist
+
+
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("benchmark")
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    stdout = run_quick("benchmarks/run.py", out)
     files = sorted(p.name for p in out.iterdir())
     assert files == ["benchmark.json"], f"unexpected files (a leftover temporary?): {files}"
-    return json.loads((out / "benchmark.json").read_text()), proc.stdout
+    return json.loads((out / "benchmark.json").read_text()), stdout
 
 
 def test_every_implementation_has_finite_times(result):

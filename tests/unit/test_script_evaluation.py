@@ -9,39 +9,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from quick_scripts import requires_mnist, run_quick
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _mnist_available():
-    from rbm.datasets import _FILES, _is_valid, get_data_home
-
-    home = get_data_home()
-    return all(_is_valid(home / name, name) for name in _FILES)
-
-
-pytestmark = pytest.mark.skipif(
-    not _mnist_available(), reason="MNIST is not in the local cache (python -m rbm.datasets)"
-)
+pytestmark = requires_mnist
 
 
 def _run(script, out):
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / script), "--quick", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    run_quick(f"scripts/{script}", out)
     return json.loads((out / "metrics.json").read_text())
 
 

@@ -3,49 +3,21 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from quick_scripts import requires_mnist, run_quick
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 import rbm
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _mnist_cached():
-    from rbm import datasets
-
-    folder = datasets.get_data_home()
-    names = ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")
-    return all((folder / n).exists() for n in names)
-
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not _mnist_cached(), reason="MNIST is not in the local cache"),
-]
+pytestmark = [pytest.mark.slow, requires_mnist]
 
 
 @threadpool_limits.wrap(limits=1)  # the script's BLAS threads, so the refits round the same
 def test_quick_run(tmp_path):
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "features_classification.py"),
-            "--quick",
-            "--out",
-            str(tmp_path),
-        ],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-        timeout=600,
-    )
+    run_quick("scripts/features_classification.py", tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     protocol = metrics["protocol"]
     assert protocol["quick"] is True

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from quick_scripts import requires_mnist, run_quick
 
 import rbm
 
@@ -23,14 +22,6 @@ def _load_script():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _mnist_cached():
-    from rbm import datasets
-
-    folder = datasets.get_data_home()
-    names = ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")
-    return all((folder / n).exists() for n in names)
 
 
 def _small_model(rng, n_visible=20, n_hidden=5):
@@ -99,21 +90,9 @@ def test_weight_decay_and_sparsity_pull_the_right_way():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _mnist_cached(), reason="MNIST is not in the local cache")
+@requires_mnist
 def test_quick_run_writes_metrics(tmp_path):
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "practice_experiments.py"),
-            "--quick",
-            "--out",
-            str(tmp_path),
-        ],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-        timeout=600,
-    )
+    run_quick("scripts/practice_experiments.py", tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     protocol = metrics["protocol"]
     assert protocol["quick"] is True

@@ -3,41 +3,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from quick_scripts import requires_mnist, run_quick
 
 import rbm
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _mnist_cached():
-    from rbm import datasets
-
-    folder = datasets.get_data_home()
-    names = ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")
-    return all((folder / n).exists() for n in names)
-
-
-# Tests never use the network: without a local copy of MNIST there is nothing to run.
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not _mnist_cached(), reason="MNIST is not in the local cache"),
-]
+pytestmark = [pytest.mark.slow, requires_mnist]
 
 
 def _run(script, out):
-    subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / script), "--quick", "--out", str(out)],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-        timeout=600,
-    )
+    run_quick(f"scripts/{script}", out)
     return json.loads((out / "metrics.json").read_text())
 
 
