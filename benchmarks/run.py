@@ -35,7 +35,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -51,6 +50,7 @@ import rbm  # noqa: E402
 from benchmarks import ablation, baseline  # noqa: E402
 from benchmarks.floor import batch_bounds, floor_epoch, matmul_gflop  # noqa: E402
 from rbm.datasets import load_mnist  # noqa: E402
+from rbm.io import atomic_write_text  # noqa: E402
 
 SEED = 2026
 PARTS = ("timing", "quality", "ablation")
@@ -72,20 +72,9 @@ NOTE = (
 
 
 def atomic_write_json(path: Path, data) -> None:
-    """Write ``data`` as JSON to ``path`` atomically (temporary file + os.replace)."""
+    """Write ``data`` as JSON to ``path`` atomically; NaN and infinities are refused."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, sort_keys=False, allow_nan=False)
-            f.write("\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; a result file is readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(data, indent=1, allow_nan=False) + "\n")
 
 
 def machine_description() -> dict:

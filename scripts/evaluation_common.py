@@ -24,6 +24,16 @@ def limit_blas_threads():
         pass
 
 
+def binarized_mnist(n_train, n_test, seed):
+    """Stochastically binarised MNIST (the likelihood benchmarks' protocol), cut to size.
+
+    Train and test draw their bits with seeds ``seed`` and ``seed + 100``.
+    """
+    X_train, _ = rbm.datasets.load_mnist("train", binarize="stochastic", random_state=seed)
+    X_test, _ = rbm.datasets.load_mnist("test", binarize="stochastic", random_state=seed + 100)
+    return X_train[:n_train], X_test[:n_test]
+
+
 def init_params(X, n_hidden, init, visible_bias, rng):
     """W, b, c in float32: "xavier" (uniform +-sqrt(6/(n_v+n_h))) or "normal" (N(0, 0.01^2))."""
     n_visible = X.shape[1]

@@ -45,10 +45,7 @@ def main(argv=None):
     cfg = QUICK if args.quick else FULL
     args.out.mkdir(parents=True, exist_ok=True)
     seed = args.seed
-    X_train, _ = rbm.datasets.load_mnist("train", binarize="stochastic", random_state=seed)
-    X_train = X_train[: cfg["n_train"]]
-    X_test, _ = rbm.datasets.load_mnist("test", binarize="stochastic", random_state=seed + 100)
-    X_test = X_test[: cfg["n_test"]]
+    X_train, X_test = common.binarized_mnist(cfg["n_train"], cfg["n_test"], seed)
     path = args.out / "metrics.json"
     for K, n_iter in cfg["components"].items():
         if args.components and K not in args.components:

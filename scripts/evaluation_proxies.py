@@ -73,10 +73,7 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     seed = args.seed
 
-    X_train, _ = rbm.datasets.load_mnist("train", binarize="stochastic", random_state=seed)
-    X_train = X_train[: cfg["n_train"]]
-    X_test, _ = rbm.datasets.load_mnist("test", binarize="stochastic", random_state=seed + 100)
-    X_test = X_test[: cfg["n_test"]]
+    X_train, X_test = common.binarized_mnist(cfg["n_train"], cfg["n_test"], seed)
     X_pl = X_train[: cfg["n_pl"]]
     base = base_rate_bias(X_train, eps=1e-3)
 
