@@ -10,10 +10,11 @@ that :mod:`rbm.training` makes all at once:
 - ``uniforms``: the dtype of the uniform numbers behind each Bernoulli draw.
 
 Then, with :class:`rbm.RBM` itself: the batch size (16, 64, 256) against the
-matrix-product floor at that batch size, and the number of BLAS threads
-(1 or 2, through threadpoolctl). Finally the cost of precision: the same
-784-16 training in float32 and float64, driven by the same uniform numbers,
-compared by exact test log-likelihood.
+matrix-product floor at that batch size, the number of BLAS threads (1 or 2,
+through threadpoolctl), and its numba kernels against their numpy twins
+(:func:`rbm._kernels.numpy_twins`), which compute the same thing. Finally the
+cost of precision: the same 784-16 training in float32 and float64, driven by
+the same uniform numbers, compared by exact test log-likelihood.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from threadpoolctl import threadpool_limits
 
 import rbm
 from benchmarks.floor import batch_bounds, floor_epoch
+from rbm import _kernels
 from rbm.datasets import load_mnist
+from rbm.sampling import _draw_key
 
 __all__ = ["breakdown", "cd1_epoch", "print_summary", "run", "sampling_costs"]
 
@@ -199,12 +202,29 @@ def sampling_costs(n_samples, n_visible, n_hidden, batch_size, rounds, seed):
             rng.random(out=u_v[:m], dtype=np.float32)
             np.less(u_v[:m], p_v[:m], out=out_v[:m], casting="unsafe")
 
+    # the counter-based draws of rbm.sample_bernoulli: numpy, then the fused numba kernel
+    t_h, t_v = 2 * p_h - 1, 2 * p_v - 1  # the kernel reads tanh(x / 2) = 2 p - 1
+
+    def counter_numpy():
+        for a, z in bounds:
+            m = z - a
+            rbm.sampling._sample_bernoulli(p_h[:m], rng)
+            rbm.sampling._sample_bernoulli(p_v[:m], rng)
+
+    def counter_kernel():
+        for a, z in bounds:
+            m = z - a
+            _kernels.sample_from_tanh_(t_h[:m], _draw_key(rng), out_h[:m])
+            _kernels.sample_from_tanh_(t_v[:m], _draw_key(rng), out_v[:m])
+
     res = _interleaved(
         {
             "floor(p + u), float64, RandomState": article,
             "u < p, float64 uniforms": float64_uniforms,
             "u < p, float32 uniforms": float32_uniforms,
             "u < p, float32, in place": float32_in_place,
+            "counter-based (SplitMix64), numpy": counter_numpy,
+            "counter-based, numba kernel": counter_kernel,
         },
         rounds,
     )
@@ -276,21 +296,21 @@ def breakdown(X, n_hidden, batch_size, rounds, seed):
     """Seconds an epoch spends on each kind of work, each timed alone on the epoch's shapes.
 
     - "matrix products": the floor (:func:`benchmarks.floor.floor_epoch`);
-    - "uniforms and comparisons": float32 uniforms drawn in place and compared
-      with probabilities, for h (m x n_hidden) and v (m x n_visible), as
-      ``rbm.training._sample_into`` does;
+    - "draws, numpy Generator": float32 uniforms drawn in place and compared
+      with probabilities, for h (m x n_hidden) and v (m x n_visible), the way
+      the kernel drew them before it had counter-based uniforms;
+    - "draws, counter-based kernel": the same draws by
+      ``rbm._kernels.sample_from_tanh_``, which also finishes the sigmoid;
     - "sigmoids, scipy expit" and "sigmoids, tanh form": P(h|v), P(v|h) and
-      P(h|v') (m x n_hidden, m x n_visible, m x n_hidden) with scipy's expit
-      or the kernel's in-place (1 + tanh(x / 2)) / 2 (``rbm.training._sigmoid_``);
-    - "pseudo-likelihood, flip trick": one random unit per row and
-      ``rbm.training._flip_log_sigma``, which reuses v W + c;
+      P(h|v') (m x n_hidden, m x n_visible, m x n_hidden) with scipy's expit,
+      or as the kernel starts them: x + bias, halved, then numpy's tanh;
+    - "pseudo-likelihood, flip trick": ``rbm._kernels.flip_log_sigma``, which
+      reuses v W + c and flips one random unit per row;
     - "pseudo-likelihood, two free energies": the article's way, a flipped copy
       of the batch and two more products;
     - "rbm.RBM epoch": the whole thing, for comparison, in the same rounds.
     """
     from scipy.special import expit
-
-    from rbm import training
 
     rng = np.random.default_rng(seed)
     n_visible = X.shape[1]
@@ -302,17 +322,27 @@ def breakdown(X, n_hidden, batch_size, rounds, seed):
     pre_h = (rng.standard_normal((mx, n_hidden)) * 3).astype(np.float32)
     pre_v = (rng.standard_normal((mx, n_visible)) * 3).astype(np.float32)
     ph, pv = expit(pre_h), expit(pre_v)
+    th, tv = np.tanh(pre_h / 2), np.tanh(pre_v / 2)
     out_h, out_v = np.empty_like(ph), np.empty_like(pv)
     u_h, u_v = np.empty_like(ph), np.empty_like(pv)
+    both, tail = (np.empty((2 * mx, n_hidden), np.float32) for _ in range(2))
+    cols = np.empty(mx, np.intp)
 
     def products():
         floor_epoch(X, n_hidden, batch_size, seed)
 
-    def sampling():
+    def draws_generator():
         for a, z in bounds:
             m = z - a
-            training._sample_into(ph[:m], u_h[:m], out_h[:m], rng)
-            training._sample_into(pv[:m], u_v[:m], out_v[:m], rng)
+            for p, u, out in ((ph, u_h, out_h), (pv, u_v, out_v)):
+                rng.random(out=u[:m], dtype=np.float32)
+                np.less(u[:m], p[:m], out=out[:m], casting="unsafe")
+
+    def draws_kernel():
+        for a, z in bounds:
+            m = z - a
+            _kernels.sample_from_tanh_(th[:m], _draw_key(rng), out_h[:m])
+            _kernels.sample_from_tanh_(tv[:m], _draw_key(rng), out_v[:m])
 
     def sig_expit():
         for a, z in bounds:
@@ -321,27 +351,25 @@ def breakdown(X, n_hidden, batch_size, rounds, seed):
             expit(pre_v[:m], out=out_v[:m])
             expit(pre_h[:m], out=out_h[:m])
 
-    def sig_tanh():  # the kernel works in place on fresh products; here a copy comes first
+    def sig_tanh():  # the kernel adds the bias in place on fresh products; a copy here
         for a, z in bounds:
             m = z - a
-            for pre, out in ((pre_h, out_h), (pre_v, out_v), (pre_h, out_h)):
+            for pre, out, bias in ((pre_h, out_h, c), (pre_v, out_v, b), (pre_h, out_h, c)):
                 np.copyto(out[:m], pre[:m])
-                training._sigmoid_(out[:m])
+                np.tanh(_kernels.add_and_halve_(out[:m], bias, out[:m]), out=out[:m])
 
     def pl_flip():
         for a, z in bounds:
-            m = z - a
-            cols = rng.integers(0, n_visible, size=m)
-            training._flip_log_sigma(X[a:z], pre_h[:m], cols, W, b)
+            _kernels.flip_log_sigma(X[a:z], pre_h[: z - a], _draw_key(rng), W, b, both, tail, cols)
 
     def pl_two_free_energies():
         for a, z in bounds:
             m = z - a
             v = X[a:z]
             rows = np.arange(m)
-            cols = rng.integers(0, n_visible, size=m)
+            cols_ = rng.integers(0, n_visible, size=m)
             flipped = v.copy()
-            flipped[rows, cols] = 1 - flipped[rows, cols]
+            flipped[rows, cols_] = 1 - flipped[rows, cols_]
             fe = -(v @ b) - np.logaddexp(0, v @ W + c).sum(axis=1)
             fe_flipped = -(flipped @ b) - np.logaddexp(0, flipped @ W + c).sum(axis=1)
             float(np.logaddexp(0, fe - fe_flipped).sum(dtype=np.float64))
@@ -350,7 +378,8 @@ def breakdown(X, n_hidden, batch_size, rounds, seed):
         {
             "rbm.RBM epoch": _rbm_fit(X, n_hidden, batch_size, seed),
             "matrix products": products,
-            "uniforms and comparisons": sampling,
+            "draws, numpy Generator": draws_generator,
+            "draws, counter-based kernel": draws_kernel,
             "sigmoids, scipy expit": sig_expit,
             "sigmoids, tanh form": sig_tanh,
             "pseudo-likelihood, flip trick": pl_flip,
@@ -358,6 +387,17 @@ def breakdown(X, n_hidden, batch_size, rounds, seed):
         },
         rounds,
     )
+
+
+def _numba(X, rounds, seed):
+    """rbm.RBM with its numba kernels, and with their numpy twins (the same results)."""
+    fit = _rbm_fit(X, 64, 64, seed)
+
+    def twins():
+        with _kernels.numpy_twins():
+            fit()
+
+    return _interleaved({"numba kernels": fit, "numpy twins": twins}, rounds)
 
 
 def _estimator_dtype(X, rounds, seed):
@@ -450,6 +490,8 @@ def run(quick, seed, blas_threads, log):
     threads = _threads(np.ascontiguousarray(X[:n_threads]), rounds, seed)
     log("ablation: float32 vs float64 precision")
     precision = _precision(quick, seed)
+    log(f"ablation: numba kernels vs their numpy twins on {n} images")
+    numba_effect = _numba(X, rounds, seed)
     return {
         "n_samples": n,
         "breakdown_n_samples": n_all,
@@ -462,12 +504,8 @@ def run(quick, seed, blas_threads, log):
         "batch_size": batches,
         "threads": {"n_samples": n_threads, "results": threads},
         "precision": precision,
-        "numba": (
-            "not used: after these changes an epoch is matrix products (BLAS), the "
-            "random-number generator and a few vectorised elementwise passes, each already "
-            "a compiled loop over whole arrays; a JIT could only fuse the elementwise passes "
-            "(a minority of the time, see the breakdown), and it would add a heavy dependency."
-        ),
+        "numba": numba_effect,
+        "numba_available": _kernels.HAVE_NUMBA,
     }
 
 
@@ -489,6 +527,9 @@ def print_summary(res, file=None):
     p("batch size: rbm.RBM / floor (s):")
     for bs, r in res["batch_size"].items():
         p(f"  {bs:>4s}: {r['rbm_median_s']:7.3f} / {r['floor_median_s']:7.3f}")
+    p(f"rbm.RBM with numba kernels and with their numpy twins, {res['n_samples']} images (s):")
+    for name, r in res["numba"].items():
+        p(f"  {name:40s} {r['median_s']:8.3f}")
     p(f"BLAS threads on {res['threads']['n_samples']} images: CD-1 kernel / floor (s):")
     for nt, r in res["threads"]["results"].items():
         p(f"  {nt}: {r['kernel_median_s']:7.3f} / {r['floor_median_s']:7.3f}")

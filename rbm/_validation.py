@@ -33,7 +33,9 @@ def _float_dtype(x: np.ndarray, like: np.dtype | None = None) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def as_float_array(x, name: str, ndim: int | None = None, dtype=None) -> np.ndarray:
+def as_float_array(
+    x, name: str, ndim: int | None = None, dtype=None, unit_interval: bool = False
+) -> np.ndarray:
     """Return ``x`` as a finite floating-point array, or raise naming ``name``.
 
     Parameters
@@ -47,6 +49,9 @@ def as_float_array(x, name: str, ndim: int | None = None, dtype=None) -> np.ndar
     dtype : numpy dtype, optional
         Cast to this float dtype; by default float32 and float64 are kept and
         every other numeric type becomes float64.
+    unit_interval : bool, default False
+        Also require every entry in [0, 1], as :func:`check_unit_interval`
+        does, from the same two reductions.
     """
     try:
         arr = np.asarray(x)
@@ -65,18 +70,25 @@ def as_float_array(x, name: str, ndim: int | None = None, dtype=None) -> np.ndar
     arr = arr.astype(_float_dtype(arr, dtype), copy=False)
     # min and max are NaN if any entry is NaN and infinite if any entry is: two
     # reductions, instead of a boolean mask as large as the data (55 MB for MNIST).
-    if not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
+    low, high = arr.min(), arr.max()
+    if not (np.isfinite(low) and np.isfinite(high)):
         raise ValueError(f"{name} contains NaN or infinite values")
+    if unit_interval:
+        _check_bounds(low, high, name)
     return arr
+
+
+def _check_bounds(low, high, name):
+    if low < 0 or high > 1:
+        raise ValueError(
+            f"{name} must hold values in [0, 1] (binary states or probabilities), "
+            f"got values in [{float(low):.4g}, {float(high):.4g}]"
+        )
 
 
 def check_unit_interval(x: np.ndarray, name: str) -> np.ndarray:
     """Raise unless every entry of ``x`` lies in [0, 1] (probabilities or bits)."""
-    if x.min() < 0 or x.max() > 1:
-        raise ValueError(
-            f"{name} must hold values in [0, 1] (binary states or probabilities), "
-            f"got values in [{float(x.min()):.4g}, {float(x.max()):.4g}]"
-        )
+    _check_bounds(x.min(), x.max(), name)
     return x
 
 
@@ -116,24 +128,24 @@ def check_params(W, b, c) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def check_visible(v, W: np.ndarray, name: str = "v") -> np.ndarray:
     """Check a batch of visible vectors against ``W``: shape (n_samples, n_visible), in [0, 1]."""
-    v = as_float_array(v, name, ndim=2, dtype=W.dtype)
+    v = as_float_array(v, name, ndim=2, dtype=W.dtype, unit_interval=True)
     if v.shape[1] != W.shape[0]:
         raise ValueError(
             f"{name} must have shape (n_samples, n_visible) with n_visible = "
             f"{W.shape[0]} to match W {W.shape}, got {v.shape}"
         )
-    return check_unit_interval(v, name)
+    return v
 
 
 def check_hidden(h, W: np.ndarray, name: str = "h") -> np.ndarray:
     """Check a batch of hidden vectors against ``W``: shape (n_samples, n_hidden), in [0, 1]."""
-    h = as_float_array(h, name, ndim=2, dtype=W.dtype)
+    h = as_float_array(h, name, ndim=2, dtype=W.dtype, unit_interval=True)
     if h.shape[1] != W.shape[1]:
         raise ValueError(
             f"{name} must have shape (n_samples, n_hidden) with n_hidden = "
             f"{W.shape[1]} to match W {W.shape}, got {h.shape}"
         )
-    return check_unit_interval(h, name)
+    return h
 
 
 def check_positive_int(value, name: str, minimum: int = 1) -> int:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import as_float_array, as_rng, check_positive_int, check_unit_interval
+from ._validation import as_float_array, as_rng, check_positive_int
 from .core import _free_energy, _h_given_v, _sigmoid, _softplus, _v_given_h
 from .evaluation import _flip_delta_free_energy
 from .io import atomic_savez
-from .sampling import _gibbs_chain, _sample_bernoulli
+from .sampling import _gibbs_chain, _random_units, _sample_bernoulli
 from .training import MAX_ABS_WEIGHT, _params_ok, _single_threaded_blas, _train_epoch
 
 __all__ = ["RBM", "NotFittedError"]
@@ -286,13 +286,13 @@ class RBM:
 
     def _check_X(self, X, name="X"):
         dtype = np.dtype(self.dtype) if not hasattr(self, "W_") else self.W_.dtype
-        X = as_float_array(X, name, ndim=2, dtype=dtype)
+        X = as_float_array(X, name, ndim=2, dtype=dtype, unit_interval=True)
         if hasattr(self, "W_") and X.shape[1] != self.W_.shape[0]:
             raise ValueError(
                 f"{name} has {X.shape[1]} features, but this RBM was fitted with "
                 f"n_visible = {self.W_.shape[0]}"
             )
-        return check_unit_interval(X, name)
+        return X
 
     def _method_rng(self, rng):
         if rng is not None:
@@ -544,7 +544,7 @@ class RBM:
         v = self._check_X(X)
         W, b = self.W_, self.b_
         rows = np.arange(len(v))
-        cols = self._method_rng(rng).integers(0, W.shape[0], size=len(v))
+        cols = _random_units(self._method_rng(rng), W.shape[0], len(v))
         pre = v @ W + self.c_
         delta = _flip_delta_free_energy(v, pre, _softplus(pre).sum(axis=1), rows, cols, W, b)
         return -W.shape[0] * _softplus(-delta)

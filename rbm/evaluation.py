@@ -14,6 +14,7 @@ from scipy.special import logsumexp
 
 from ._validation import as_rng, check_params, check_visible
 from .core import _free_energy, _sigmoid, _softplus
+from .sampling import _random_units
 
 __all__ = [
     "MAX_EXACT_UNITS",
@@ -299,7 +300,7 @@ def pseudo_likelihood(v, W, b, c, rng=None):
     W, b, c = check_params(W, b, c)
     v = check_visible(v, W)
     rows = np.arange(len(v))
-    cols = as_rng(rng).integers(0, W.shape[0], size=len(v))
+    cols = _random_units(as_rng(rng), W.shape[0], len(v))
     pre = v @ W + c
     delta = _flip_delta_free_energy(v, pre, _softplus(pre).sum(axis=1), rows, cols, W, b)
     # log sigma(x) = -softplus(-x), with x = F(v~) - F(v) = delta

@@ -13,7 +13,7 @@ what :func:`rbm.cd_k` and :func:`rbm.pcd_k` compute, but fast:
   and the bias gradients are two matrix-vector products;
 - the per-batch pseudo-likelihood reuses the positive phase's ``v W + c``:
   flipping one unit moves the pre-activations by one row of ``W``, so no
-  second matrix product is needed (:func:`_flip_log_sigma`).
+  second matrix product is needed (:func:`rbm._kernels.flip_log_sigma`).
 
 Random numbers are drawn from ``rng`` in the same order and with the same
 shapes and dtype as :func:`rbm.sampling._gibbs_chain` draws them (for each of
@@ -31,6 +31,9 @@ import math
 import time
 
 import numpy as np
+
+from ._kernels import add_and_halve_, flip_log_sigma, sample_from_tanh_
+from .sampling import _draw_key
 
 try:  # optional: installed with scikit-learn
     from threadpoolctl import threadpool_limits
@@ -68,20 +71,21 @@ class _Buffers:
 
     def __init__(self, n_visible, n_hidden, max_batch, n_chains, dtype):
         rows = max_batch + n_chains
-        self.V = np.zeros((rows, n_visible), dtype)  # [v ; v_neg]
-        self.PH = np.zeros((rows, n_hidden), dtype)  # [P(h|v)/m ; -P(h|v_neg)/n]
-        self.pre = np.zeros((max_batch, n_hidden), dtype)  # v W + c of the data
         n = max(max_batch, n_chains)
+        self.V = np.zeros((rows, n_visible), dtype)  # [v ; v_neg]
+        self.PH = np.zeros((rows, n_hidden), dtype)  # tanh, then [lr P(h|v)/m ; -lr P(h|v_neg)/n]
+        self.pre = np.zeros((max_batch, n_hidden), dtype)  # v W + c of the data
         self.h = np.zeros((n, n_hidden), dtype)  # sampled hidden states
-        self.u_h = np.zeros((n, n_hidden), dtype)  # uniforms for h
-        self.u_v = np.zeros((n, n_visible), dtype)  # uniforms for v
-        self.pv = np.zeros((n, n_visible), dtype)  # P(v|h)
-        self.ph_chain = np.zeros((n_chains, n_hidden), dtype)
-        self.weights = np.zeros(rows, dtype)  # [1/m ... ; -1/n ...] for the visible bias
+        self.t = np.zeros((n, n_visible), dtype)  # tanh((h W^T + b) / 2)
+        self.th_chain = np.zeros((n_chains, n_hidden), dtype)
+        self.ones = np.ones(max(rows, n_hidden), dtype)
+        self.weights = np.zeros(rows, dtype)  # [lr/m ... ; -lr/n ...] for the visible bias
         self.dW = np.zeros((n_visible, n_hidden), dtype)
         self.db = np.zeros(n_visible, dtype)
         self.dc = np.zeros(n_hidden, dtype)
-        self.diff = np.zeros((max_batch, n_visible), dtype)
+        self.flip = np.zeros((2 * max_batch, n_hidden), dtype)  # pseudo-likelihood work space
+        self.tail = np.zeros((2 * max_batch, n_hidden), dtype)
+        self.cols = np.zeros(max_batch, np.intp)  # the unit each row flips
 
 
 def _batch_slices(n_samples, batch_size, split):
@@ -96,91 +100,52 @@ def _batch_slices(n_samples, batch_size, split):
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
 
 
-def _sigmoid_(x):
-    """sigma(x) in place, as (1 + tanh(x / 2)) / 2.
-
-    The same function as :func:`scipy.special.expit` (equal to within 1e-7 in
-    float32, and it never overflows), but numpy's float32 ``tanh`` is
-    vectorised, which makes this several times faster on a 64 x 784 batch.
-    """
-    x *= 0.5
-    np.tanh(x, out=x)
-    x *= 0.5
-    x += 0.5
-    return x
-
-
-def _softplus_(x):
-    """softplus(x) = max(x, 0) + log(1 + exp(-|x|)), in place, with vectorised float32 passes.
-
-    The same function as :func:`rbm.core._softplus` (``np.logaddexp(0, x)``),
-    which never overflows either, but several times faster in float32.
-    """
-    tail = np.abs(x)
-    np.negative(tail, out=tail)
-    np.exp(tail, out=tail)
-    np.log1p(tail, out=tail)
-    np.maximum(x, 0, out=x)
-    x += tail
-    return x
-
-
-def _flip_log_sigma(v, pre, cols, W, b):
-    """Sum over rows of log sigma(F(v~) - F(v)), with v~ = v flipped at unit ``cols[t]`` of row t.
-
-    The same quantity as :func:`rbm.evaluation._flip_delta_free_energy` followed
-    by log sigma, reusing ``pre = v W + c``: flipping v_i to 1 - v_i moves the
-    pre-activations by d W_i with d = 1 - 2 v_i, so no second matrix product is needed.
-    """
-    rows = np.arange(len(v))
-    d = 1 - 2 * v[rows, cols]
-    pre_flipped = d[:, None] * W[cols]
-    pre_flipped += pre
-    delta = _softplus_(pre.copy()).sum(axis=1, dtype=np.float64)
-    delta -= _softplus_(pre_flipped).sum(axis=1, dtype=np.float64)
-    delta -= d * b[cols]  # delta = F(v~) - F(v)
-    np.negative(delta, out=delta)
-    return -float(_softplus_(delta).sum())  # log sigma(x) = -softplus(-x)
-
-
-def _sample_into(p, u, out, rng):
-    """out = (u < p) as 0.0/1.0, with fresh uniforms drawn into ``u`` in p's dtype."""
-    rng.random(out=u, dtype=u.dtype)
-    np.less(u, p, out=out, casting="unsafe")
-    return out
-
-
-def _hidden_probs(v, W, c, out):
-    np.matmul(v, W, out=out)
-    out += c
-    return _sigmoid_(out)
-
-
-def _visible_probs(h, W, b, out):
+def _visible_tanh(h, W, b, out):
+    """out = tanh((h W^T + b) / 2), from which P(v | h) = (1 + out) / 2."""
     np.matmul(h, W.T, out=out)
-    out += b
-    return _sigmoid_(out)
+    return np.tanh(add_and_halve_(out, b), out=out)
 
 
-def _negative_phase(start, ph_start, W, b, c, k, buf, v_out, ph_out, rng, pv_first=None):
-    """k Gibbs steps from visible ``start`` (whose P(h|v) is ``ph_start``).
+def _hidden_tanh(v, W, c, out):
+    """out = tanh((v W + c) / 2), from which P(h | v) = (1 + out) / 2.
 
-    Writes the last sampled visible state into ``v_out`` and its P(h|v) into
-    ``ph_out``. Draws, for each step, uniforms for h then uniforms for v, as
-    :func:`rbm.sampling._gibbs_chain` does. If ``pv_first`` is given, P(v|h) of
-    the first step is copied there (the one-step reconstruction).
+    The sigmoid through tanh never overflows, and numpy's float32 ``tanh`` is
+    vectorised: several times faster than :func:`scipy.special.expit`, which
+    it matches to 1e-7. The kernels finish the sigmoid where they read it.
     """
-    n = len(start)
-    h, u_h, u_v, pv = buf.h[:n], buf.u_h[:n], buf.u_v[:n], buf.pv[:n]
-    ph = ph_start
+    np.matmul(v, W, out=out)
+    return np.tanh(add_and_halve_(out, c), out=out)
+
+
+def _negative_phase(th_start, W, b, c, k, buf, v_out, th_out, rng, data=None, data_copy=None):
+    """k Gibbs steps from the hidden side: ``th_start`` = tanh(P(h|v)'s pre-activation / 2).
+
+    Writes the last sampled visible state into ``v_out`` and its tanh form into
+    ``th_out``. Draws, for each step, a key for h then a key for v, as
+    :func:`rbm.sampling._gibbs_chain` does. If ``data`` is given, returns the
+    squared error of the first step's P(v | h) against it (the reconstruction
+    error), else 0.0; ``data_copy`` then receives a copy of ``data``.
+    """
+    n = len(th_start)
+    h, t = buf.h[:n], buf.t[:n]
+    th = th_start
+    sq_err = 0.0
     for step in range(k):
-        _sample_into(ph, u_h, h, rng)
-        _visible_probs(h, W, b, pv)
-        if step == 0 and pv_first is not None:
-            np.copyto(pv_first, pv)
-        _sample_into(pv, u_v, v_out, rng)
-        ph = _hidden_probs(v_out, W, c, ph_out)
-    return v_out, ph_out
+        sample_from_tanh_(th, _draw_key(rng), h)
+        _visible_tanh(h, W, b, t)
+        if step == 0 and data is not None:
+            sq_err = sample_from_tanh_(t, _draw_key(rng), v_out, data, ref_copy=data_copy)
+        else:
+            sample_from_tanh_(t, _draw_key(rng), v_out)
+        th = _hidden_tanh(v_out, W, c, th_out)
+    return sq_err
+
+
+def _probs_from_tanh_(th, scale):
+    """th = scale * P(h | v) = scale (1 + th) / 2, in place."""
+    th *= 0.5 * scale
+    th += 0.5 * scale
+    return th
 
 
 def _train_batch(v, W, b, c, k, learning_rate, momentum, weight_decay, velocity, chain, buf, rng):
@@ -189,71 +154,62 @@ def _train_batch(v, W, b, c, k, learning_rate, momentum, weight_decay, velocity,
     Returns (sum over rows of log sigma(F(v~) - F(v)), sum of squared
     reconstruction errors), both for the parameters *before* the update.
     """
-    m, n_visible = v.shape
+    m = len(v)
     n_neg = m if chain is None else len(chain)
     V = buf.V[: m + n_neg]
     PH = buf.PH[: m + n_neg]
     v_pos, v_neg = V[:m], V[m:]
-    ph_pos, ph_neg = PH[:m], PH[m:]
+    th_pos, th_neg = PH[:m], PH[m:]
     pre = buf.pre[:m]
-    np.copyto(v_pos, v)
 
     # positive phase: pre = v W + c is kept for the pseudo-likelihood
-    np.matmul(v_pos, W, out=pre)
-    pre += c
-    np.copyto(ph_pos, pre)
-    _sigmoid_(ph_pos)
+    np.matmul(v, W, out=pre)
+    np.tanh(add_and_halve_(pre, c, th_pos), out=th_pos)
 
-    # negative phase, and the reconstruction P(v | h), h ~ P(h | v) of the data
-    recon = buf.diff[:m]
+    # negative phase, and the reconstruction error of P(v | h), h ~ P(h | v) of the data;
+    # v goes into the stacked V for the gradient on a pass that reads it anyway
     if chain is None:
-        _negative_phase(v_pos, ph_pos, W, b, c, k, buf, v_neg, ph_neg, rng, pv_first=recon)
+        sq_err = _negative_phase(
+            th_pos, W, b, c, k, buf, v_neg, th_neg, rng, data=v, data_copy=v_pos
+        )
     else:
-        ph_chain = _hidden_probs(chain, W, c, buf.ph_chain[:n_neg])
-        _negative_phase(chain, ph_chain, W, b, c, k, buf, v_neg, ph_neg, rng)
+        np.copyto(v_pos, v)
+        th_chain = _hidden_tanh(chain, W, c, buf.th_chain[:n_neg])
+        _negative_phase(th_chain, W, b, c, k, buf, v_neg, th_neg, rng)
         np.copyto(chain, v_neg)
-        h = _sample_into(ph_pos, buf.u_h[:m], buf.h[:m], rng)
-        _visible_probs(h, W, b, recon)
+        h = buf.h[:m]
+        sample_from_tanh_(th_pos, _draw_key(rng), h)
+        recon = _probs_from_tanh_(_visible_tanh(h, W, b, buf.t[:m]), 1.0)
+        recon -= v_pos
+        flat = recon.reshape(-1)
+        sq_err = float(np.dot(flat, flat))
 
-    # statistics, with the parameters before the update (this reuses pre)
-    log_sigma = _flip_log_sigma(v_pos, pre, rng.integers(0, n_visible, size=m), W, b)
-    np.subtract(recon, v_pos, out=recon)
-    flat = recon.reshape(-1)
-    sq_err = float(np.dot(flat, flat))
+    # the pseudo-likelihood, with the parameters before the update (this reuses pre)
+    log_sigma = flip_log_sigma(v, pre, _draw_key(rng), W, b, buf.flip, buf.tail, buf.cols)
 
-    # gradient: stacked so that dW is one product and db, dc are two reductions
-    ph_pos *= 1.0 / m
-    ph_neg *= -1.0 / n_neg
+    # step = learning_rate * gradient, stacked so that dW is one product and
+    # db, dc are two matrix-vector products; the learning rate rides on P(h|v)
+    _probs_from_tanh_(th_pos, learning_rate / m)
+    _probs_from_tanh_(th_neg, -learning_rate / n_neg)
     weights = buf.weights[: m + n_neg]
-    weights[:m] = 1.0 / m
-    weights[m:] = -1.0 / n_neg
+    weights[:m] = learning_rate / m
+    weights[m:] = -learning_rate / n_neg
     np.matmul(V.T, PH, out=buf.dW)
     np.matmul(weights, V, out=buf.db)
-    np.sum(PH, axis=0, out=buf.dc)
+    np.matmul(buf.ones[: m + n_neg], PH, out=buf.dc)
+    if weight_decay:
+        buf.dW -= (learning_rate * weight_decay) * W
 
-    # update: velocity = momentum * velocity + lr * (grad - weight_decay * W); params += velocity
+    # update: velocity = momentum * velocity + step; params += velocity (or += step)
     if velocity is None:
-        if weight_decay:
-            buf.dW -= weight_decay * W
-        buf.dW *= learning_rate
-        buf.db *= learning_rate
-        buf.dc *= learning_rate
         W += buf.dW
         b += buf.db
         c += buf.dc
     else:
-        vW, vb, vc = velocity
-        if weight_decay:
-            buf.dW -= weight_decay * W
-        vW *= momentum
-        vb *= momentum
-        vc *= momentum
-        vW += learning_rate * buf.dW
-        vb += learning_rate * buf.db
-        vc += learning_rate * buf.dc
-        W += vW
-        b += vb
-        c += vc
+        for param, vel, step in zip((W, b, c), velocity, (buf.dW, buf.db, buf.dc), strict=True):
+            vel *= momentum
+            vel += step
+            param += vel
     return log_sigma, sq_err
 
 
@@ -299,6 +255,7 @@ def _train_epoch(
         restores its copy.
     """
     start = time.perf_counter()
+    X = np.ascontiguousarray(X)  # rows as contiguous slices (no copy when they already are)
     n_samples, n_visible = X.shape
     slices = _batch_slices(n_samples, batch_size, batch_split)
     max_batch = max(b_ - a for a, b_ in slices)

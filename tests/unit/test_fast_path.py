@@ -11,9 +11,11 @@ speed-ups safe to take:
 - the article's algorithm (``benchmarks/baseline.py``: naive sigmoid, float64,
   floor(p + u) samples) against the fast kernel on one batch.
 
-The kernels are fed one stream of float64 uniforms through :class:`StreamRNG`,
-whatever dtype or method they ask it with, so that every implementation makes
-the same random decisions.
+The kernels draw one key per sampling step and take their uniforms from it
+(:func:`rbm.sampling._uniforms`): 24 bits of each 64-bit output in float32,
+53 in float64, so the two dtypes make the same draws unless a probability
+falls within 6e-8 of its uniform (fixed seeds here). The baseline gets the
+same uniforms through :class:`BaselineRNG`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from hypothesis import strategies as st
 import rbm
 from rbm.core import _free_energy
 from rbm.evaluation import _flip_delta_free_energy
+from rbm.sampling import _draw_key, _uniforms
 from rbm.training import _train_epoch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,37 +44,28 @@ from benchmarks import baseline  # noqa: E402
 N_VISIBLE, N_HIDDEN, M = 30, 7, 16
 
 
-class StreamRNG:
-    """Hands out one stream of float64 uniforms, however it is asked for them.
+class BaselineRNG:
+    """The uniforms of the kernel's keys, handed out the way the baseline asks for them.
 
-    ``random`` (with ``out=`` or a shape, any float dtype) and ``uniform`` take
-    the next values of the stream; with ``complement`` they return ``1 - u``
-    instead. ``integers`` comes from a separate generator.
+    The kernel draws one key per sampling step from a generator and computes its
+    uniforms from the key (:func:`rbm.sampling._uniforms`). The baseline asks
+    for ``uniform(size=...)`` instead: this adapter draws the next key from its
+    own generator (seeded alike) and returns ``1 - u`` of that key's float64
+    uniforms, so that the baseline's floor(p + 1 - u) is 1 exactly when the
+    kernel's u < p (up to u = p, an event of probability zero). ``integers``
+    (the pseudo-likelihood's flipped units) comes from the same generator, in
+    the same order as in the kernel.
     """
 
-    def __init__(self, seed, complement=False):
-        self._uniforms = np.random.default_rng(seed)
-        self._integers = np.random.default_rng(seed + 1)
-        self.complement = complement
-
-    def _take(self, shape):
-        u = self._uniforms.random(shape)
-        return 1.0 - u if self.complement else u
-
-    def random(self, size=None, dtype=np.float64, out=None):
-        if out is not None:
-            out[...] = self._take(out.shape)
-            return out
-        return self._take(size).astype(dtype)
+    def __init__(self, seed):
+        self._gen = np.random.default_rng(seed)
 
     def uniform(self, low=0.0, high=1.0, size=None):
-        return low + (high - low) * self._take(size)
+        u = _uniforms(_draw_key(self._gen), size, np.float64)
+        return low + (high - low) * (1.0 - u)
 
     def integers(self, low, high=None, size=None):
-        return self._integers.integers(low, high, size=size)
-
-    def permutation(self, n):
-        return self._integers.permutation(n)
+        return self._gen.integers(low, high, size=size)
 
 
 def _model(seed, dtype=np.float64, scale=0.3):
@@ -110,7 +104,9 @@ def test_float32_update_matches_float64(k):
     stats = {}
     for dtype in (np.float32, np.float64):
         p = [x.astype(dtype) for x in (W, b, c)]
-        stats[dtype] = _epoch(v.astype(dtype), *p, StreamRNG(7), k=k, learning_rate=1.0)
+        stats[dtype] = _epoch(
+            v.astype(dtype), *p, np.random.default_rng(7), k=k, learning_rate=1.0
+        )
         params[dtype] = p
     for p32, p64, p0 in zip(params[np.float32], params[np.float64], (W, b, c), strict=True):
         # The update is a mean of M products of numbers of order 1 after a few
@@ -133,7 +129,7 @@ def test_float32_mnist_sized_update_matches_float64():
     out = {}
     for dtype in (np.float32, np.float64):
         p = [x.astype(dtype) for x in (W, b, c)]
-        _epoch(v.astype(dtype), *p, StreamRNG(11), learning_rate=1.0, batch_size=64)
+        _epoch(v.astype(dtype), *p, np.random.default_rng(11), learning_rate=1.0, batch_size=64)
         out[dtype] = [x.astype(np.float64) for x in p]
     for p32, p64, p0 in zip(out[np.float32], out[np.float64], (W, b, c), strict=True):
         d64 = p64 - p0
@@ -178,8 +174,8 @@ def test_epoch_pseudo_likelihood_is_the_reference_estimator():
     seed = 21
     stats = _epoch(v, W.copy(), b.copy(), c.copy(), np.random.default_rng(seed))
     rng = np.random.default_rng(seed)
-    rng.random((M, N_HIDDEN), dtype=np.float32)  # the kernel's h uniforms ...
-    rng.random((M, N_VISIBLE), dtype=np.float32)  # ... and v uniforms come first
+    _draw_key(rng)  # the kernel's key for h ...
+    _draw_key(rng)  # ... and for v come first
     reference = rbm.pseudo_likelihood(v, W, b, c, rng=rng)
     assert stats["pseudo_likelihood"] == pytest.approx(float(reference.mean()), rel=1e-5)
     # the article's scale: batch size instead of n_visible
@@ -191,19 +187,20 @@ def test_epoch_pseudo_likelihood_is_the_reference_estimator():
 def test_baseline_matches_fast_kernel_on_one_batch():
     """The article's algorithm and the fast kernel make the same W and b update.
 
-    floor(p + u) is 1 exactly when 1 - u <= p, so the baseline fed u and the
-    kernel fed 1 - u draw the same samples. The weights are small, so the naive
-    sigmoid and softplus do not overflow. The hidden bias differs on purpose:
-    the article updates it with sampled h, the kernel with P(h | v).
+    floor(p + u) is 1 exactly when 1 - u <= p, so the baseline fed 1 - u
+    (:class:`BaselineRNG`) and the kernel fed u draw the same samples. The
+    weights are small, so the naive sigmoid and softplus do not overflow. The
+    hidden bias differs on purpose: the article updates it with sampled h, the
+    kernel with P(h | v).
     """
     v, W, b, c = _model(9, np.float64, scale=0.2)
     lr = 0.5
     Wb, bb, cb = W.copy(), b[None, :].copy(), c[None, :].copy()
     counter = baseline.OverflowCounter()
-    baseline.train_epoch(v, Wb, bb, cb, StreamRNG(4), lr, M, 1, counter)
+    baseline.train_epoch(v, Wb, bb, cb, BaselineRNG(4), lr, M, 1, counter)
     assert counter.count == 0
     Wf, bf, cf = W.copy(), b.copy(), c.copy()
-    _epoch(v, Wf, bf, cf, StreamRNG(4, complement=True), learning_rate=lr)
+    _epoch(v, Wf, bf, cf, np.random.default_rng(4), learning_rate=lr)
     np.testing.assert_allclose(Wb, Wf, rtol=0, atol=1e-12)
     np.testing.assert_allclose(bb[0], bf, rtol=0, atol=1e-12)
     # sampled h: every per-example difference is -1, 0 or 1, so the batch mean is
