@@ -32,7 +32,14 @@ try:
 except ImportError:  # pragma: no cover - the numpy twin takes over
     numba = None
 
-__all__ = ["HAVE_NUMBA", "add_and_halve_", "flip_log_sigma", "numpy_twins", "sample_from_tanh_"]
+__all__ = [
+    "HAVE_NUMBA",
+    "add_and_halve_",
+    "flip_log_sigma",
+    "numpy_twins",
+    "sample_from_tanh_",
+    "scale_rows_",
+]
 
 HAVE_NUMBA = numba is not None
 
@@ -103,6 +110,16 @@ def add_and_halve_(x, bias, half=None):
         return x
     _add_and_halve(x, bias, half)
     return half
+
+
+def scale_rows_(t, weights, half):
+    """t = weights[:, None] * (half + half * t): (1 + tanh) / 2 times a weight per row.
+
+    With ``half`` = 0.5 this turns tanh(x / 2) into each row's weight times
+    sigma(x), in one pass.
+    """
+    _scale_rows(t, weights, t.dtype.type(half))
+    return t
 
 
 def flip_log_sigma(v, pre, key, W, b, both, tail, cols):
@@ -185,6 +202,15 @@ def _add_and_halve_kernel(x, bias, half):
 
 
 @_compiled()
+def _scale_rows_kernel(t, weights, half):
+    m, n = t.shape
+    for r in range(m):
+        w = weights[r]
+        for j in range(n):
+            t[r, j] = w * (half + half * t[r, j])
+
+
+@_compiled()
 def _halve_sum_kernel(x, bias):
     m, n = x.shape
     for r in range(m):
@@ -250,6 +276,12 @@ def _add_and_halve_numpy(x, bias, half):
     np.multiply(x, 0.5, out=half)
 
 
+def _scale_rows_numpy(t, weights, half):
+    t *= half
+    t += half
+    t *= weights[:, None]
+
+
 def _halve_sum_numpy(x, bias):
     x += bias
     x *= 0.5
@@ -282,12 +314,14 @@ if HAVE_NUMBA:
     _sample_from_tanh = _sample_from_tanh_kernel
     _add_and_halve = _add_and_halve_kernel
     _halve_sum = _halve_sum_kernel
+    _scale_rows = _scale_rows_kernel
     _flip_arguments = _flip_arguments_kernel
     _flip_finish = _flip_finish_kernel
 else:  # pragma: no cover
     _sample_from_tanh = _sample_from_tanh_numpy
     _add_and_halve = _add_and_halve_numpy
     _halve_sum = _halve_sum_numpy
+    _scale_rows = _scale_rows_numpy
     _flip_arguments = _flip_arguments_numpy
     _flip_finish = _flip_finish_numpy
 
@@ -295,6 +329,7 @@ _NUMPY_TWINS = {
     "_sample_from_tanh": _sample_from_tanh_numpy,
     "_add_and_halve": _add_and_halve_numpy,
     "_halve_sum": _halve_sum_numpy,
+    "_scale_rows": _scale_rows_numpy,
     "_flip_arguments": _flip_arguments_numpy,
     "_flip_finish": _flip_finish_numpy,
 }

@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from ._kernels import add_and_halve_, flip_log_sigma, sample_from_tanh_
+from ._kernels import add_and_halve_, flip_log_sigma, sample_from_tanh_, scale_rows_
 from .sampling import _draw_key
 
 try:  # optional: installed with scikit-learn
@@ -79,13 +79,22 @@ class _Buffers:
         self.t = np.zeros((n, n_visible), dtype)  # tanh((h W^T + b) / 2)
         self.th_chain = np.zeros((n_chains, n_hidden), dtype)
         self.ones = np.ones(max(rows, n_hidden), dtype)
-        self.weights = np.zeros(rows, dtype)  # [lr/m ... ; -lr/n ...] for the visible bias
+        self.weights = np.zeros(rows, dtype)
+        self._weights_for = None
         self.dW = np.zeros((n_visible, n_hidden), dtype)
         self.db = np.zeros(n_visible, dtype)
         self.dc = np.zeros(n_hidden, dtype)
         self.flip = np.zeros((2 * max_batch, n_hidden), dtype)  # pseudo-likelihood work space
         self.tail = np.zeros((2 * max_batch, n_hidden), dtype)
         self.cols = np.zeros(max_batch, np.intp)  # the unit each row flips
+
+    def step_weights(self, m, n_neg, learning_rate):
+        """[lr/m (m times) ; -lr/n_neg (n_neg times)]: each row's weight in the step."""
+        if self._weights_for != (m, n_neg, learning_rate):
+            self.weights[:m] = learning_rate / m
+            self.weights[m : m + n_neg] = -learning_rate / n_neg
+            self._weights_for = (m, n_neg, learning_rate)
+        return self.weights[: m + n_neg]
 
 
 def _batch_slices(n_samples, batch_size, split):
@@ -141,13 +150,6 @@ def _negative_phase(th_start, W, b, c, k, buf, v_out, th_out, rng, data=None, da
     return sq_err
 
 
-def _probs_from_tanh_(th, scale):
-    """th = scale * P(h | v) = scale (1 + th) / 2, in place."""
-    th *= 0.5 * scale
-    th += 0.5 * scale
-    return th
-
-
 def _train_batch(v, W, b, c, k, learning_rate, momentum, weight_decay, velocity, chain, buf, rng):
     """One CD-k (``chain is None``) or PCD-k update on the batch ``v``, in place.
 
@@ -179,7 +181,9 @@ def _train_batch(v, W, b, c, k, learning_rate, momentum, weight_decay, velocity,
         np.copyto(chain, v_neg)
         h = buf.h[:m]
         sample_from_tanh_(th_pos, _draw_key(rng), h)
-        recon = _probs_from_tanh_(_visible_tanh(h, W, b, buf.t[:m]), 1.0)
+        recon = _visible_tanh(h, W, b, buf.t[:m])
+        recon *= 0.5
+        recon += 0.5  # P(v | h) = (1 + tanh) / 2
         recon -= v_pos
         flat = recon.reshape(-1)
         sq_err = float(np.dot(flat, flat))
@@ -189,11 +193,8 @@ def _train_batch(v, W, b, c, k, learning_rate, momentum, weight_decay, velocity,
 
     # step = learning_rate * gradient, stacked so that dW is one product and
     # db, dc are two matrix-vector products; the learning rate rides on P(h|v)
-    _probs_from_tanh_(th_pos, learning_rate / m)
-    _probs_from_tanh_(th_neg, -learning_rate / n_neg)
-    weights = buf.weights[: m + n_neg]
-    weights[:m] = learning_rate / m
-    weights[m:] = -learning_rate / n_neg
+    weights = buf.step_weights(m, n_neg, learning_rate)  # [lr/m ... ; -lr/n ...]
+    scale_rows_(PH, weights, 0.5)  # PH = weights * (1 + tanh) / 2 = weights * P(h | v)
     np.matmul(V.T, PH, out=buf.dW)
     np.matmul(weights, V, out=buf.db)
     np.matmul(buf.ones[: m + n_neg], PH, out=buf.dc)

@@ -156,6 +156,18 @@ def test_add_and_halve_equals_its_numpy_twin(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scale_rows_equals_its_numpy_twin(dtype):
+    t, _, _ = _inputs(3, dtype)
+    weights = np.random.default_rng(4).normal(size=len(t)).astype(dtype)
+    got, twin = t.copy(), t.copy()
+    _kernels.scale_rows_(got, weights, 0.5)
+    with _kernels.numpy_twins():
+        _kernels.scale_rows_(twin, weights, 0.5)
+    np.testing.assert_array_equal(got, twin)
+    np.testing.assert_allclose(got, weights[:, None] * (1 + t) / 2, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_flip_log_sigma_equals_its_twin_and_rbm_pseudo_likelihood(dtype):
     rng = np.random.default_rng(4)
     m, n_visible, n_hidden = 16, 30, 7
