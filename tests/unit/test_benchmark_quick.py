@@ -91,6 +91,10 @@ def test_quality_part(result):
         # a log-probability of 784 binary pixels lies between -784 log 2 and 0
         assert -784 * math.log(2) - 1e-6 <= ll < 0, (name, ll)
         assert all(math.isfinite(z) for z in impl["log_partition"])
+    for other in ("baseline", "sklearn"):
+        paired = quality["paired_differences"][f"rbm_minus_{other}"]
+        assert paired["n_seeds"] == len(quality["setup"]["seeds"])
+        assert paired["mean"] == pytest.approx(quality[f"rbm_minus_{other}"])
 
 
 def test_ablation_part(result):
@@ -103,6 +107,11 @@ def test_ablation_part(result):
     assert "matrix products" in ablation["breakdown"]
     assert set(ablation["batch_size"]) == {"16", "64", "256"}
     assert set(ablation["threads"]["results"]) == {"1", "2"}
+    # the chapter reads these rows by name
+    assert {"draws, numpy Generator", "draws, counter-based kernel"} <= set(ablation["breakdown"])
+    assert "counter-based, numba kernel" in ablation["sampling"]["timings"]
+    assert set(ablation["numba"]) == {"numba kernels", "numpy twins"}
+    assert all(_finite_positive(r["median_s"]) for r in ablation["numba"].values())
     precision = ablation["precision"]
     lls = precision["test_log_likelihood"]
     assert precision["abs_difference_nats"] == pytest.approx(abs(lls["float32"] - lls["float64"]))

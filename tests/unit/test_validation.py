@@ -335,3 +335,29 @@ def test_real_scalar_log_z_is_accepted(log_z):
     np.testing.assert_allclose(
         call("log_likelihood", log_z=log_z), call("log_likelihood", log_z=3.0), rtol=0
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_pass_unit_interval_check_agrees_with_min_and_max(dtype):
+    from rbm._validation import _bits_in_unit_interval, as_float_array
+
+    rng = np.random.default_rng(0)
+    good = rng.random((50, 7)).astype(dtype)
+    good[0, 0], good[1, 1] = 0.0, 1.0
+    assert _bits_in_unit_interval(good)
+    for bad_value in (-1e-30, -0.0, np.nan, np.inf, -np.inf, np.nextafter(dtype(1), dtype(2)), 2.0):
+        bad = good.copy()
+        bad[3, 4] = bad_value
+        assert not _bits_in_unit_interval(bad), bad_value
+    # -0.0 is a zero: the slower checks accept it; NaN is named as such
+    signed_zero = good.copy()
+    signed_zero[2, 2] = -0.0
+    assert as_float_array(signed_zero, "X", unit_interval=True) is signed_zero
+    with_nan = good.copy()
+    with_nan[2, 2] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN"):
+        as_float_array(with_nan, "X", unit_interval=True)
+    above = good.copy()
+    above[2, 2] = 1.5
+    with pytest.raises(ValueError, match=r"X must hold values in \[0, 1\]"):
+        as_float_array(above, "X", unit_interval=True)
