@@ -345,7 +345,8 @@ def test_one_pass_unit_interval_check_agrees_with_min_and_max(dtype):
     good = rng.random((50, 7)).astype(dtype)
     good[0, 0], good[1, 1] = 0.0, 1.0
     assert _bits_in_unit_interval(good)
-    for bad_value in (-1e-30, -0.0, np.nan, np.inf, -np.inf, np.nextafter(dtype(1), dtype(2)), 2.0):
+    just_above_one = np.nextafter(dtype(1), dtype(2))
+    for bad_value in (-1e-30, -0.0, np.nan, np.inf, -np.inf, just_above_one, 2.0):
         bad = good.copy()
         bad[3, 4] = bad_value
         assert not _bits_in_unit_interval(bad), bad_value
