@@ -375,7 +375,7 @@ def run_quality(quick, log):
         diff = np.subtract(
             results["rbm"]["test_log_likelihood"], results[other]["test_log_likelihood"]
         )
-        se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
+        se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else None
         return {"mean": float(diff.mean()), "standard_error": se, "n_seeds": len(diff)}
 
     return {
