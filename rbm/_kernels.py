@@ -25,7 +25,7 @@ import contextlib
 
 import numpy as np
 
-from .sampling import _GAMMA, _MIX1, _MIX2, _splitmix64, _uniforms
+from .sampling import _GAMMA, _MIX1, _MIX2, _uniforms, _units_from_key
 
 try:
     import numba
@@ -112,21 +112,21 @@ def add_and_halve_(x, bias, half=None):
     return half
 
 
-def scale_rows_(t, weights, half):
-    """t = weights[:, None] * (half + half * t): (1 + tanh) / 2 times a weight per row.
+def scale_rows_(t, weights):
+    """t = weights[:, None] * (1 + t) / 2, in one pass.
 
-    With ``half`` = 0.5 this turns tanh(x / 2) into each row's weight times
-    sigma(x), in one pass.
+    It turns tanh(x / 2) into each row's weight times sigma(x).
     """
-    _scale_rows(t, weights, t.dtype.type(half))
+    _scale_rows(t, weights)
     return t
 
 
 def flip_log_sigma(v, pre, key, W, b, both, tail, cols):
     """Sum over rows r of log sigma(F(v~) - F(v)), v~ = v with one random unit flipped.
 
-    The flipped units are ``rbm.sampling._random_units`` of a generator whose
-    next raw output is ``key`` (written into ``cols``). Flipping v_i to 1 - v_i
+    The flipped units are ``rbm.sampling._units_from_key(key, ...)``, the
+    units ``_random_units`` draws from a generator whose next raw output is
+    ``key`` (written into ``cols``). Flipping v_i to 1 - v_i
     moves the hidden pre-activations ``pre = v W + c`` by d W_i, d = 1 - 2 v_i,
     and the visible term by d b_i, so no second matrix product is needed:
 
@@ -202,12 +202,12 @@ def _add_and_halve_kernel(x, bias, half):
 
 
 @_compiled()
-def _scale_rows_kernel(t, weights, half):
+def _scale_rows_kernel(t, weights):
     m, n = t.shape
     for r in range(m):
         w = weights[r]
         for j in range(n):
-            t[r, j] = w * (half + half * t[r, j])
+            t[r, j] = w * (np.float32(0.5) + np.float32(0.5) * t[r, j])
 
 
 @_compiled()
@@ -223,7 +223,7 @@ def _flip_arguments_kernel(v, pre, key, W, both, tail, cols):
     m, n = pre.shape
     n_units = np.uint64(W.shape[0])
     for r in range(m):
-        # rbm.sampling._random_units: Lemire's multiply-shift of z's top 32 bits
+        # rbm.sampling._units_from_key: Lemire's multiply-shift of z's top 32 bits
         col = ((_splitmix64_at(key, np.uint64(r)) >> np.uint64(32)) * n_units) >> np.uint64(32)
         cols[r] = col
         d = np.float32(1.0) - np.float32(2.0) * v[r, col]
@@ -276,9 +276,9 @@ def _add_and_halve_numpy(x, bias, half):
     np.multiply(x, 0.5, out=half)
 
 
-def _scale_rows_numpy(t, weights, half):
-    t *= half
-    t += half
+def _scale_rows_numpy(t, weights):
+    t *= 0.5
+    t += 0.5
     t *= weights[:, None]
 
 
@@ -289,8 +289,7 @@ def _halve_sum_numpy(x, bias):
 
 def _flip_arguments_numpy(v, pre, key, W, both, tail, cols):
     m = len(v)
-    z = _splitmix64(key, m) >> np.uint64(32)
-    cols[:] = (z * np.uint64(W.shape[0])) >> np.uint64(32)
+    cols[:] = _units_from_key(key, W.shape[0], m)
     d = 1 - 2 * v[np.arange(m), cols]
     both[:m] = pre
     np.multiply(W[cols], d[:, None], out=both[m:])

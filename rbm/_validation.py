@@ -51,7 +51,7 @@ def as_float_array(
         every other numeric type becomes float64.
     unit_interval : bool, default False
         Also require every entry in [0, 1], as :func:`check_unit_interval`
-        does, from the same two reductions.
+        does: one integer pass when the data pass, the min and max otherwise.
     """
     try:
         arr = np.asarray(x)

@@ -66,12 +66,18 @@ def _uniforms(key, shape, dtype):
 
 
 def _random_units(rng, n_units, size):
-    """``size`` unit indices in 0 .. n_units - 1, from one key: Lemire's multiply-shift.
+    """``size`` unit indices in 0 .. n_units - 1, from one key of ``rng``."""
+    return _units_from_key(_draw_key(rng), n_units, size)
 
-    Index r is floor(z_r n / 2^64) with z_r's top 32 bits: each unit comes up
-    with probability within n_units / 2^32 of 1 / n_units (2e-7 for 784).
+
+def _units_from_key(key, n_units, size):
+    """Unit indices from ``key`` by Lemire's multiply-shift of SplitMix64's outputs.
+
+    Index r is floor(z_r n / 2^32) with z_r the top 32 bits of output r + 1:
+    each unit comes up with probability within n_units / 2^32 of 1 / n_units
+    (2e-7 for 784).
     """
-    z = _splitmix64(_draw_key(rng), size) >> np.uint64(32)
+    z = _splitmix64(key, size) >> np.uint64(32)
     return ((z * np.uint64(n_units)) >> np.uint64(32)).astype(np.intp)
 
 

@@ -78,7 +78,7 @@ class _Buffers:
         self.h = np.zeros((n, n_hidden), dtype)  # sampled hidden states
         self.t = np.zeros((n, n_visible), dtype)  # tanh((h W^T + b) / 2)
         self.th_chain = np.zeros((n_chains, n_hidden), dtype)
-        self.ones = np.ones(max(rows, n_hidden), dtype)
+        self.ones = np.ones(rows, dtype)
         self.weights = np.zeros(rows, dtype)
         self._weights_for = None
         self.dW = np.zeros((n_visible, n_hidden), dtype)
@@ -109,21 +109,17 @@ def _batch_slices(n_samples, batch_size, split):
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
 
 
-def _visible_tanh(h, W, b, out):
-    """out = tanh((h W^T + b) / 2), from which P(v | h) = (1 + out) / 2."""
-    np.matmul(h, W.T, out=out)
-    return np.tanh(add_and_halve_(out, b), out=out)
+def _half_tanh(x, weights, bias, out):
+    """out = tanh((x weights + bias) / 2), from which the conditional is (1 + out) / 2.
 
-
-def _hidden_tanh(v, W, c, out):
-    """out = tanh((v W + c) / 2), from which P(h | v) = (1 + out) / 2.
-
-    The sigmoid through tanh never overflows, and numpy's float32 ``tanh`` is
-    vectorised: several times faster than :func:`scipy.special.expit`, which
-    it matches to 1e-7. The kernels finish the sigmoid where they read it.
+    ``_half_tanh(v, W, c, out)`` gives P(h | v), ``_half_tanh(h, W.T, b, out)``
+    P(v | h). The sigmoid through tanh never overflows, and numpy's float32
+    ``tanh`` is vectorised: several times faster than
+    :func:`scipy.special.expit`, which it matches to 1e-7. The kernels finish
+    the sigmoid where they read it.
     """
-    np.matmul(v, W, out=out)
-    return np.tanh(add_and_halve_(out, c), out=out)
+    np.matmul(x, weights, out=out)
+    return np.tanh(add_and_halve_(out, bias), out=out)
 
 
 def _negative_phase(th_start, W, b, c, k, buf, v_out, th_out, rng, data=None, data_copy=None):
@@ -141,12 +137,12 @@ def _negative_phase(th_start, W, b, c, k, buf, v_out, th_out, rng, data=None, da
     sq_err = 0.0
     for step in range(k):
         sample_from_tanh_(th, _draw_key(rng), h)
-        _visible_tanh(h, W, b, t)
+        _half_tanh(h, W.T, b, t)
         if step == 0 and data is not None:
             sq_err = sample_from_tanh_(t, _draw_key(rng), v_out, data, ref_copy=data_copy)
         else:
             sample_from_tanh_(t, _draw_key(rng), v_out)
-        th = _hidden_tanh(v_out, W, c, th_out)
+        th = _half_tanh(v_out, W, c, th_out)
     return sq_err
 
 
@@ -176,12 +172,12 @@ def _train_batch(v, W, b, c, k, learning_rate, momentum, weight_decay, velocity,
         )
     else:
         np.copyto(v_pos, v)
-        th_chain = _hidden_tanh(chain, W, c, buf.th_chain[:n_neg])
+        th_chain = _half_tanh(chain, W, c, buf.th_chain[:n_neg])
         _negative_phase(th_chain, W, b, c, k, buf, v_neg, th_neg, rng)
         np.copyto(chain, v_neg)
         h = buf.h[:m]
         sample_from_tanh_(th_pos, _draw_key(rng), h)
-        recon = _visible_tanh(h, W, b, buf.t[:m])
+        recon = _half_tanh(h, W.T, b, buf.t[:m])
         recon *= 0.5
         recon += 0.5  # P(v | h) = (1 + tanh) / 2
         recon -= v_pos
@@ -194,7 +190,7 @@ def _train_batch(v, W, b, c, k, learning_rate, momentum, weight_decay, velocity,
     # step = learning_rate * gradient, stacked so that dW is one product and
     # db, dc are two matrix-vector products; the learning rate rides on P(h|v)
     weights = buf.step_weights(m, n_neg, learning_rate)  # [lr/m ... ; -lr/n ...]
-    scale_rows_(PH, weights, 0.5)  # PH = weights * (1 + tanh) / 2 = weights * P(h | v)
+    scale_rows_(PH, weights)  # PH = weights * (1 + tanh) / 2 = weights * P(h | v)
     np.matmul(V.T, PH, out=buf.dW)
     np.matmul(weights, V, out=buf.db)
     np.matmul(buf.ones[: m + n_neg], PH, out=buf.dc)

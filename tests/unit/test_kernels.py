@@ -160,9 +160,9 @@ def test_scale_rows_equals_its_numpy_twin(dtype):
     t, _, _ = _inputs(3, dtype)
     weights = np.random.default_rng(4).normal(size=len(t)).astype(dtype)
     got, twin = t.copy(), t.copy()
-    _kernels.scale_rows_(got, weights, 0.5)
+    _kernels.scale_rows_(got, weights)
     with _kernels.numpy_twins():
-        _kernels.scale_rows_(twin, weights, 0.5)
+        _kernels.scale_rows_(twin, weights)
     np.testing.assert_array_equal(got, twin)
     np.testing.assert_allclose(got, weights[:, None] * (1 + t) / 2, rtol=1e-6)
 
