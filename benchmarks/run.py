@@ -170,16 +170,7 @@ def sklearn_epoch(X, n_hidden, batch_size, seed):
 
 def rbm_epoch(X, n_hidden, batch_size, seed):
     """One epoch of rbm.RBM (CD-1, np.array_split batches, no shuffling)."""
-    model = rbm.RBM(
-        n_hidden=n_hidden,
-        learning_rate=0.1,
-        batch_size=batch_size,
-        n_epochs=1,
-        k=1,
-        batch_split="array_split",
-        shuffle=False,
-        random_state=seed,
-    )
+    model = ablation.article_rbm(n_hidden, batch_size, seed)
     start = time.perf_counter()
     model.fit(X)
     elapsed = time.perf_counter() - start
@@ -348,15 +339,8 @@ def run_quality(quick, log):
             _mean_test_ll(skl.components_.T, skl.intercept_visible_, skl.intercept_hidden_, X_test)
         )
 
-        ours = rbm.RBM(
-            n_hidden=n_hidden,
-            learning_rate=lr,
-            batch_size=batch_size,
-            n_epochs=n_epochs,
-            k=1,
-            batch_split="array_split",
-            shuffle=False,
-            random_state=seed,
+        ours = ablation.article_rbm(
+            n_hidden, batch_size, seed, learning_rate=lr, n_epochs=n_epochs
         ).fit(X_train)
         runs["rbm"].append(_mean_test_ll(ours.W_, ours.b_, ours.c_, X_test))
         log(f"quality seed {seed}: " + ", ".join(f"{k} {v[-1][0]:.2f}" for k, v in runs.items()))
