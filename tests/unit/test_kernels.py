@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 
@@ -98,45 +99,38 @@ def test_sample_bernoulli_frequencies_at_extreme_probabilities():
 # ----------------------------------------------------------------------------- kernel = twin
 
 
-def _rng_whose_next_key(seed):
-    """A generator whose next key is the key :func:`_inputs` and the tests use."""
-    rng = np.random.default_rng(seed)
-    rng.normal(size=(37, 53))
-    rng.random((37, 53))
-    return rng
-
-
 def _inputs(seed, dtype, shape=(37, 53)):
+    """tanh values, a reference array, a key, and a generator whose next key is that key."""
     rng = np.random.default_rng(seed)
     t = np.tanh(rng.normal(0, 2, shape)).astype(dtype)
     ref = rng.random(shape).astype(dtype)
-    return t, ref, _draw_key(rng)
+    before_key = copy.deepcopy(rng)
+    return t, ref, _draw_key(rng), before_key
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sample_from_tanh_equals_its_numpy_twin_and_sample_bernoulli(dtype):
-    t, ref, key = _inputs(0, dtype)
+    t, ref, key, before_key = _inputs(0, dtype)
     out, out_twin = np.empty_like(t), np.empty_like(t)
-    copy, copy_twin = np.empty_like(t), np.empty_like(t)
-    err = _kernels.sample_from_tanh_(t, key, out, ref, ref_copy=copy)
+    ref_copy, ref_copy_twin = np.empty_like(t), np.empty_like(t)
+    err = _kernels.sample_from_tanh_(t, key, out, ref, ref_copy=ref_copy)
     with _kernels.numpy_twins():
-        err_twin = _kernels.sample_from_tanh_(t, key, out_twin, ref, ref_copy=copy_twin)
+        err_twin = _kernels.sample_from_tanh_(t, key, out_twin, ref, ref_copy=ref_copy_twin)
     np.testing.assert_array_equal(out, out_twin)
-    np.testing.assert_array_equal(copy, ref)
-    np.testing.assert_array_equal(copy_twin, ref)
+    np.testing.assert_array_equal(ref_copy, ref)
+    np.testing.assert_array_equal(ref_copy_twin, ref)
     assert set(np.unique(out)) <= {0.0, 1.0}
     # float32: squares summed in another order, 2e3 terms of size <= 1
     assert err == pytest.approx(err_twin, rel=1e-5 if dtype == np.float32 else 1e-12)
     # the draws are rbm.sample_bernoulli's, from a generator whose next output is key
     p = t * dtype(0.5) + dtype(0.5)
-    rng = _rng_whose_next_key(0)
-    np.testing.assert_array_equal(out, rbm.sampling._sample_bernoulli(p, rng))
+    np.testing.assert_array_equal(out, rbm.sampling._sample_bernoulli(p, before_key))
     assert _kernels.sample_from_tanh_(t, key, out) == 0.0  # no reference, no error
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_add_and_halve_equals_its_numpy_twin(dtype):
-    t, _, _ = _inputs(1, dtype)
+    t, *_ = _inputs(1, dtype)
     bias = np.random.default_rng(2).normal(size=t.shape[1]).astype(dtype)
     x, x_twin = t.copy(), t.copy()
     half, half_twin = np.empty_like(t), np.empty_like(t)
@@ -157,7 +151,7 @@ def test_add_and_halve_equals_its_numpy_twin(dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_scale_rows_equals_its_numpy_twin(dtype):
-    t, _, _ = _inputs(3, dtype)
+    t, *_ = _inputs(3, dtype)
     weights = np.random.default_rng(4).normal(size=len(t)).astype(dtype)
     got, twin = t.copy(), t.copy()
     _kernels.scale_rows_(got, weights)
