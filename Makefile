@@ -10,8 +10,17 @@ BUILD_FLAGS := -W -n --keep-going
 # worker (--dist loadfile), since nbval runs its cells in order in one kernel.
 PARALLEL := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile
 NBVAL := --nbval --nbval-sanitize-with .nbval_sanitize.cfg
+# The stored outputs must validate on any CPU, not only the one that wrote them. The second
+# notebook pass runs as another machine: on x86-64, OpenBLAS's Sandybridge kernels, numpy's
+# loops without AVX2 or AVX-512, and numba compiling for a generic x86-64 (the same settings
+# as ../shared/tools/as-other-cpu sandybridge); elsewhere (arm64), numba's generic target.
+ifeq ($(shell uname -m),x86_64)
+OTHER_CPU := OPENBLAS_CORETYPE=Sandybridge NUMBA_CPU_NAME=generic NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4 AVX512_ICL AVX512_SPR"
+else
+OTHER_CPU := NUMBA_CPU_NAME=generic
+endif
 
-.PHONY: book test unit notebooks site-tests install chromium lint format clean data pdf
+.PHONY: book test unit notebooks notebooks-other-cpu site-tests install chromium lint format clean data pdf
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +53,10 @@ unit: install
 notebooks: install data
 	$(PARALLEL) $(NBVAL) book
 
+# The same stored outputs, checked again as another CPU (see OTHER_CPU above).
+notebooks-other-cpu: install data
+	$(OTHER_CPU) $(PARALLEL) $(NBVAL) book
+
 # The built site (run `make book` first) in headless Chromium, offline; screenshots in test-artifacts/.
 site-tests: install chromium
 	$(PY) -m pytest -p no:xdist tests/site
@@ -54,15 +67,18 @@ site-tests: install chromium
 pdf: install data
 	$(VENV)/bin/jupyter-book build . --builder pdflatex -n --keep-going
 
-# Order matters: nbval validates each chapter's stored outputs first, then the strict build
-# (which executes the chapters again, timing them for the status page), then the browser tests
-# on the built site; the last line CI reads is pytest's. Times of each stage go to the log.
+# Order matters: nbval validates each chapter's stored outputs first, as this machine is and
+# again as another CPU, then the strict build (which executes the chapters again, timing them
+# for the status page), then the browser tests on the built site; the last line CI reads is
+# pytest's. Times of each stage go to the log.
 test: install chromium data
 	@echo "== lint $$(date -u +%T)"
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	@echo "== unit tests and notebooks (nbval) $$(date -u +%T)"
 	$(PARALLEL) $(NBVAL) tests/unit book
+	@echo "== notebooks again, as another CPU $$(date -u +%T)"
+	$(OTHER_CPU) $(PARALLEL) $(NBVAL) book
 	@echo "== book $$(date -u +%T)"
 	$(MAKE) book
 	@echo "== site tests $$(date -u +%T)"
