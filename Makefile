@@ -11,13 +11,21 @@ BUILD_FLAGS := -W -n --keep-going
 PARALLEL := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile
 NBVAL := --nbval --nbval-sanitize-with .nbval_sanitize.cfg
 # The stored outputs must validate on any CPU, not only the one that wrote them. The second
-# notebook pass runs as another machine: on x86-64, OpenBLAS's Sandybridge kernels, numpy's
-# loops without AVX2 or AVX-512, and numba compiling for a generic x86-64 (the same settings
-# as ../shared/tools/as-other-cpu sandybridge); elsewhere (arm64), numba's generic target.
+# notebook pass runs as another machine. On an x86-64 CPU with AVX2: OpenBLAS's Sandybridge
+# kernels (AVX), numpy's loops without AVX2 or AVX-512, numba for a generic x86-64. On an
+# x86-64 CPU without AVX2, the SSE3-era Prescott kernels instead (forcing Sandybridge's AVX
+# kernels there would crash). On arm64 (Linux), OpenBLAS's generic ARMV8 kernels and numba's
+# generic target; with Apple's Accelerate in place of OpenBLAS only numba changes, and the
+# first pass is already the other-CPU check, since the outputs were stored on x86-64.
+NO_AVX512 := X86_V4 AVX512_ICL AVX512_SPR
 ifeq ($(shell uname -m),x86_64)
-OTHER_CPU := OPENBLAS_CORETYPE=Sandybridge NUMBA_CPU_NAME=generic NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4 AVX512_ICL AVX512_SPR"
+ifeq ($(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && echo yes),yes)
+OTHER_CPU := OPENBLAS_CORETYPE=Sandybridge NUMBA_CPU_NAME=generic NPY_DISABLE_CPU_FEATURES="X86_V3 $(NO_AVX512)"
 else
-OTHER_CPU := NUMBA_CPU_NAME=generic
+OTHER_CPU := OPENBLAS_CORETYPE=Prescott NUMBA_CPU_NAME=generic NPY_DISABLE_CPU_FEATURES="X86_V3 $(NO_AVX512)"
+endif
+else
+OTHER_CPU := OPENBLAS_CORETYPE=ARMV8 NUMBA_CPU_NAME=generic
 endif
 
 .PHONY: book test unit notebooks notebooks-other-cpu site-tests install chromium lint format clean data pdf
