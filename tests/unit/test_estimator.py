@@ -1,4 +1,4 @@
-"""rbm.RBM and its training kernel (rbm/training.py).
+"""rbm.RBM and its fast engine's batch step (rbm/_fast.py).
 
 - the kernel makes the same update as rbm.cd_k / rbm.pcd_k given the same random numbers;
 - training raises the pseudo-likelihood and the exact log-likelihood on the 8 x 8 digits;
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import rbm
-from rbm import training
-from rbm.sampling import _draw_key
+from rbm import _fast, training
+from rbm._random import _draw_key
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn.datasets import load_digits  # noqa: E402
@@ -42,11 +42,11 @@ def _kernel_step(v, W, b, c, k, seed, chain=None, lr=1.0, weight_decay=0.0):
     W, b, c = W.copy(), b.copy(), c.copy()
     chain = None if chain is None else chain.copy()
     n_chains = len(v) if chain is None else len(chain)
-    buf = training._Buffers(W.shape[0], W.shape[1], len(v), n_chains, W.dtype)
+    buf = _fast._Buffers(W.shape[0], W.shape[1], len(v), n_chains, W.dtype)
     rng = np.random.default_rng(seed)
-    log_sigma, sq_err = training._train_batch(
-        v, W, b, c, k, lr, 0.0, weight_decay, None, chain, buf, rng
-    )
+    model = _fast.Model(W, b, c, chain=chain)
+    update = _fast.Update(k=k, learning_rate=lr, weight_decay=weight_decay)
+    log_sigma, sq_err = _fast._train_batch(v, model, update, buf, rng)
     return W, b, c, chain, log_sigma, sq_err, rng
 
 
@@ -117,10 +117,11 @@ def test_kernel_momentum_over_two_batches():
     # kernel
     W2, b2, c2 = W.copy(), b.copy(), c.copy()
     velocity = tuple(np.zeros_like(p) for p in (W2, b2, c2))
-    buf = training._Buffers(W.shape[0], W.shape[1], len(v), len(v), W.dtype)
+    buf = _fast._Buffers(W.shape[0], W.shape[1], len(v), len(v), W.dtype)
     rng = np.random.default_rng(9)
+    model = _fast.Model(W2, b2, c2, velocity=velocity)
     for _ in range(2):
-        training._train_batch(v, W2, b2, c2, 1, lr, mu, 0.0, velocity, None, buf, rng)
+        _fast._train_batch(v, model, _fast.Update(learning_rate=lr, momentum=mu), buf, rng)
     for got, exp in zip((W2, b2, c2), want, strict=True):
         np.testing.assert_allclose(got, exp, atol=1e-5)
 
@@ -128,9 +129,9 @@ def test_kernel_momentum_over_two_batches():
 def test_array_split_batches_match_numpy():
     for n, size in [(70_000, 64), (1797, 64), (10, 3), (5, 8)]:
         want = [(int(p[0]), int(p[-1]) + 1) for p in np.array_split(np.arange(n), -(-n // size))]
-        assert training._batch_slices(n, size, "array_split") == want
-    assert training._batch_slices(10, 4, "fixed") == [(0, 4), (4, 8), (8, 10)]
-    assert len(training._batch_slices(70_000, 64, "array_split")) == 1094
+        assert training.batch_slices(n, size, "array_split") == want
+    assert training.batch_slices(10, 4, "fixed") == [(0, 4), (4, 8), (8, 10)]
+    assert len(training.batch_slices(70_000, 64, "array_split")) == 1094
 
 
 # ----------------------------------------------------------------------------- learning

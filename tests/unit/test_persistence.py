@@ -46,8 +46,8 @@ def test_round_trip_is_exact(tmp_path, fitted, data):
     assert loaded.history_ == fitted.history_
     assert loaded.n_features_in_ == 30
     np.testing.assert_array_equal(loaded.transform(data), fitted.transform(data))
-    np.testing.assert_array_equal(loaded._chain, fitted._chain)
-    for a, b in zip(loaded._velocity, fitted._velocity, strict=True):
+    np.testing.assert_array_equal(loaded.chains_, fitted.chains_)
+    for a, b in zip(loaded.velocity_, fitted.velocity_, strict=True):
         np.testing.assert_array_equal(a, b)
     loaded.partial_fit(data)  # the loaded model trains on
     assert loaded.history_["epoch"] == [0, 1, 2, 3]
