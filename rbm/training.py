@@ -221,7 +221,7 @@ def train_epoch(
     shuffle=True,
     monitor=True,
     gradient=None,
-    on_step=None,
+    on_update=None,
     rng=None,
 ):
     r"""One pass of CD-k or PCD-k over ``X``, updating the parameters in place.
@@ -268,9 +268,9 @@ def train_epoch(
         ``gradient(v, chain, W, b, c, k, rng) -> ((dW, db, dc), new_chain)``
         in place of CD-k / PCD-k: for other estimates or transformed
         gradients (e.g. centring, :func:`rbm.train_centered`).
-    on_step : callable, optional
-        ``on_step(step, W, b, c)``, called with the step about to be added to
-        the parameters (the velocity, or :math:`\Delta`), before it is added.
+    on_update : callable, optional
+        ``on_update(step, W, b, c)``, called after each update with the step
+        that was added to the parameters (the velocity, or :math:`\Delta`).
     rng : int, numpy.random.Generator or None
 
     Returns
@@ -317,10 +317,10 @@ def train_epoch(
                     vel *= momentum
                     vel += step
                 steps = velocity
-            if on_step is not None:
-                on_step(steps, W, b, c)
             for param, step in zip((W, b, c), steps, strict=True):
                 param += step
+            if on_update is not None:
+                on_update(steps, W, b, c)
             n_seen += z - a
             n_batches += 1
             if monitor and not (math.isfinite(log_sigma) and math.isfinite(err)):
@@ -359,9 +359,10 @@ def train(
     init="xavier",
     visible_bias_init="zeros",
     params=None,
+    chains=None,
     monitor=False,
     gradient=None,
-    on_step=None,
+    on_update=None,
     callback=None,
     rng=None,
 ):
@@ -378,7 +379,7 @@ def train(
         Training data in [0, 1]; the parameters take its dtype.
     n_hidden : int
     n_epochs, k, learning_rate, weight_decay, batch_size, batch_split, shuffle,
-    monitor, gradient, on_step
+    monitor, gradient, on_update
         As in :func:`train_epoch`.
     persistent : bool, default False
         PCD-k instead of CD-k.
@@ -386,6 +387,8 @@ def train(
         Persistent chains (``batch_size`` by default).
     chain_start : {"data", "uniform", "marginals"}, default "data"
         See :func:`init_chains`.
+    chains : ndarray, shape (n_chains, n_visible), optional
+        Start the persistent chains from these (copied) instead.
     momentum : float or (float, float), default 0.0
     momentum_switch : int, default 5
         See :func:`momentum_at`.
@@ -411,7 +414,9 @@ def train(
     else:
         W, b, c = (np.array(p, dtype=X.dtype) for p in params)
     chain = None
-    if persistent:
+    if persistent and chains is not None:
+        chain = np.array(chains, dtype=X.dtype)
+    elif persistent:
         chain = init_chains(X, batch_size if n_chains is None else n_chains, chain_start, rng)
     velocity = None
     if np.any(np.asarray(momentum)):
@@ -437,7 +442,7 @@ def train(
             shuffle=shuffle,
             monitor=monitor,
             gradient=gradient,
-            on_step=on_step,
+            on_update=on_update,
             rng=rng,
         )
         elapsed += stats["time"]
