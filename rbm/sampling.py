@@ -35,6 +35,11 @@ def _gibbs_chain(v, W, b, c, k, rng):
     return v, _h_given_v(v, W, c)
 
 
+def _gibbs(v, W, b, c, k, rng):
+    """:func:`gibbs` for checked arrays: the visible states after ``k`` steps."""
+    return _gibbs_chain(v, W, b, c, k, rng)[0]
+
+
 def _phase_difference(v_pos, ph_pos, v_neg, ph_neg):
     """Batch means of v h^T, v and h: positive statistics minus negative ones."""
     dW = v_pos.T @ ph_pos / len(v_pos) - v_neg.T @ ph_neg / len(v_neg)
@@ -99,7 +104,7 @@ def gibbs(v, W, b, c, k=1, rng=None):
     W, b, c = check_params(W, b, c)
     v = check_visible(v, W)
     k = check_positive_int(k, "k")
-    return _gibbs_chain(v, W, b, c, k, as_rng(rng))[0]
+    return _gibbs(v, W, b, c, k, as_rng(rng))
 
 
 def cd_k(v, W, b, c, k=1, rng=None):
