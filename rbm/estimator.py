@@ -26,7 +26,6 @@ from .evaluation import pseudo_likelihood
 from .io import atomic_savez
 from .sampling import gibbs, sample_bernoulli
 from .training import (
-    BATCH_SPLITS,
     INITS,
     MAX_ABS_WEIGHT,
     VISIBLE_BIAS_INITS,
@@ -260,7 +259,7 @@ class RBM:
         choices = {
             "init": INITS,
             "visible_bias_init": VISIBLE_BIAS_INITS,
-            "batch_split": BATCH_SPLITS,
+            "batch_split": ("fixed", "array_split"),
             "dtype": ("float32", "float64"),
         }
         for name, allowed in choices.items():

@@ -49,7 +49,7 @@ MIN_PL_PER_UNIT = math.log(0.25)
 INITS = ("xavier", "normal")
 VISIBLE_BIAS_INITS = ("zeros", "marginals")
 CHAIN_STARTS = ("data", "uniform", "marginals")
-BATCH_SPLITS = ("fixed", "array_split")
+BATCH_SPLITS = ("fixed", "array_split", "drop_last")
 
 
 def _check_choice(value, name, allowed):
@@ -136,10 +136,11 @@ def batch_slices(n_samples, batch_size, split="fixed"):
     Parameters
     ----------
     n_samples, batch_size : int
-    split : {"fixed", "array_split"}, default "fixed"
+    split : {"fixed", "array_split", "drop_last"}, default "fixed"
         "fixed": batches of ``batch_size`` rows, the last one smaller;
         "array_split": the ``ceil(n_samples / batch_size)`` near-equal batches
-        of ``np.array_split``, the larger ones first (the source article's).
+        of ``np.array_split``, the larger ones first (the source article's);
+        "drop_last": batches of ``batch_size`` rows, without the smaller last one.
 
     Returns
     -------
@@ -151,6 +152,8 @@ def batch_slices(n_samples, batch_size, split="fixed"):
         sizes = np.full(n_batches, n_samples // n_batches)
         sizes[: n_samples % n_batches] += 1  # np.array_split puts the larger ones first
         edges = np.concatenate([[0], np.cumsum(sizes)])
+    elif split == "drop_last":
+        edges = np.arange(0, n_samples // batch_size + 1) * batch_size
     else:
         edges = np.append(np.arange(0, n_samples, batch_size), n_samples)
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
@@ -222,6 +225,7 @@ def train_epoch(
     monitor=True,
     gradient=None,
     on_update=None,
+    max_updates=None,
     rng=None,
 ):
     r"""One pass of CD-k or PCD-k over ``X``, updating the parameters in place.
@@ -254,9 +258,11 @@ def train_epoch(
     chain : ndarray, shape (n_chains, n_visible), or None
         Persistent chains (PCD-k), advanced in place; None for CD-k.
     batch_size : int, default 64
-    batch_split : {"fixed", "array_split"}, default "fixed"
+    batch_split : {"fixed", "array_split", "drop_last"}, default "fixed"
         See :func:`batch_slices`.
     shuffle : bool, default True
+    max_updates : int, optional
+        Stop after this many mini-batches (the rest of the epoch is skipped).
     monitor : bool, default True
         Per batch, and with the parameters before its update, also estimate
         the pseudo-likelihood (:func:`rbm.pseudo_likelihood`, one draw) and
@@ -279,7 +285,8 @@ def train_epoch(
         "pseudo_likelihood" (mean over batches of the batch's mean estimate),
         "pseudo_likelihood_article_scale" (the same with the batch size in
         place of n_visible), "reconstruction_error" (per unit), all NaN
-        without ``monitor``; "time" (seconds); and "diverged": a statistic or a
+        without ``monitor``; "time" (seconds); "n_updates" (batches done);
+        and "diverged": a statistic or a
         parameter became non-finite, :math:`|w_{ij}|` exceeded
         :data:`MAX_ABS_WEIGHT`, or the pseudo-likelihood fell below
         n_visible * :data:`MIN_PL_PER_UNIT`. A diverged epoch stops at the
@@ -294,7 +301,7 @@ def train_epoch(
     pl, pl_article, sq_err, n_seen, n_batches = 0.0, 0.0, 0.0, 0, 0
     diverged = False
     with np.errstate(all="ignore"):  # divergence is detected below, not by warnings
-        for a, z in batch_slices(n_samples, batch_size, batch_split):
+        for a, z in batch_slices(n_samples, batch_size, batch_split)[:max_updates]:
             v = X[order[a:z]]
             replay = copy.deepcopy(rng) if monitor and chain is None else None
             (dW, db, dc), new_chain = gradient(v, chain, W, b, c, k, rng)
@@ -336,6 +343,7 @@ def train_epoch(
         "pseudo_likelihood_article_scale": pl_article / n_batches if monitor else nan,
         "reconstruction_error": sq_err / (n_seen * n_visible) if monitor else nan,
         "time": time.perf_counter() - start,
+        "n_updates": n_batches,
         "diverged": diverged,
     }
 
@@ -360,6 +368,7 @@ def train(
     visible_bias_init="zeros",
     params=None,
     chains=None,
+    n_updates=None,
     monitor=False,
     gradient=None,
     on_update=None,
@@ -389,6 +398,10 @@ def train(
         See :func:`init_chains`.
     chains : ndarray, shape (n_chains, n_visible), optional
         Start the persistent chains from these (copied) instead.
+    n_updates : int, optional
+        A budget of mini-batch updates in all: training stops when it is
+        spent, part-way through an epoch if need be (``n_epochs`` is then
+        only an upper bound).
     momentum : float or (float, float), default 0.0
     momentum_switch : int, default 5
         See :func:`momentum_at`.
@@ -425,7 +438,10 @@ def train(
     history = {key: [] for key in ("epoch", "time", *stat_keys, "callback")}
     history["diverged"] = False
     elapsed = 0.0
+    done = 0
     for epoch in range(n_epochs):
+        if n_updates is not None and done >= n_updates:
+            break
         stats = train_epoch(
             X,
             W,
@@ -443,8 +459,10 @@ def train(
             monitor=monitor,
             gradient=gradient,
             on_update=on_update,
+            max_updates=None if n_updates is None else n_updates - done,
             rng=rng,
         )
+        done += stats["n_updates"]
         elapsed += stats["time"]
         history["epoch"].append(epoch)
         history["time"].append(elapsed)
