@@ -13,7 +13,7 @@ from ._validation import (
 )
 from .core import _h_given_v, _v_given_h
 
-__all__ = ["cd_k", "gibbs", "pcd_k", "sample_bernoulli"]
+__all__ = ["cd_k", "gibbs", "pcd_k", "phase_difference", "sample_bernoulli"]
 
 
 def _sample_bernoulli(p, rng):
@@ -46,6 +46,60 @@ def _phase_difference(v_pos, ph_pos, v_neg, ph_neg):
     db = v_pos.mean(axis=0) - v_neg.mean(axis=0)
     dc = ph_pos.mean(axis=0) - ph_neg.mean(axis=0)
     return dW, db, dc
+
+
+def phase_difference(v_pos, ph_pos, v_neg, ph_neg):
+    r"""Positive statistics minus negative ones: the body of every CD-style estimate.
+
+    .. math::
+
+        \Delta W = \langle \mathbf v\, P(\mathbf h \mid \mathbf v)^\top \rangle_\text{pos}
+                 - \langle \mathbf v\, P(\mathbf h \mid \mathbf v)^\top \rangle_\text{neg},
+        \quad
+        \Delta \mathbf b = \langle \mathbf v \rangle_\text{pos}
+                         - \langle \mathbf v \rangle_\text{neg},
+        \quad
+        \Delta \mathbf c = \langle P(\mathbf h \mid \mathbf v) \rangle_\text{pos}
+                         - \langle P(\mathbf h \mid \mathbf v) \rangle_\text{neg},
+
+    each :math:`\langle\cdot\rangle` a mean over its rows. :func:`cd_k` and
+    :func:`pcd_k` (and :func:`rbm.pt_gradient`) differ only in where the
+    negative states come from.
+
+    Parameters
+    ----------
+    v_pos : array_like, shape (n_pos, n_visible)
+        The data.
+    ph_pos : array_like, shape (n_pos, n_hidden)
+        P(h | v_pos).
+    v_neg : array_like, shape (n_neg, n_visible)
+        The chains' visible states.
+    ph_neg : array_like, shape (n_neg, n_hidden)
+        P(h | v_neg).
+
+    Returns
+    -------
+    dW : ndarray, shape (n_visible, n_hidden)
+    db : ndarray, shape (n_visible,)
+    dc : ndarray, shape (n_hidden,)
+    """
+    arrays = []
+    for name, x in (("v_pos", v_pos), ("ph_pos", ph_pos), ("v_neg", v_neg), ("ph_neg", ph_neg)):
+        arrays.append(check_unit_interval(as_float_array(x, name, ndim=2), name))
+    v_pos, ph_pos, v_neg, ph_neg = arrays
+    for (a, b), (na, nb) in (
+        ((v_pos, ph_pos), ("v_pos", "ph_pos")),
+        ((v_neg, ph_neg), ("v_neg", "ph_neg")),
+    ):
+        if len(a) != len(b):
+            raise ValueError(f"{na} and {nb} must have as many rows, got {len(a)} and {len(b)}")
+    if v_pos.shape[1] != v_neg.shape[1] or ph_pos.shape[1] != ph_neg.shape[1]:
+        raise ValueError(
+            "the positive and negative arrays must have the same widths, got "
+            f"{v_pos.shape[1]}/{v_neg.shape[1]} visible and {ph_pos.shape[1]}/{ph_neg.shape[1]} "
+            "hidden units"
+        )
+    return _phase_difference(v_pos, ph_pos, v_neg, ph_neg)
 
 
 def sample_bernoulli(p, rng=None):
