@@ -69,9 +69,16 @@ def atomic_write_text(path, text: str) -> Path:
     return atomic_write(path, text.encode("utf-8"))
 
 
-def atomic_write_json(path, obj, indent: int = 1) -> Path:
-    """Write ``obj`` as JSON (sorted keys, trailing newline) to ``path`` atomically."""
-    return atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=True) + "\n")
+def atomic_write_json(
+    path, obj, indent: int = 1, sort_keys: bool = True, allow_nan: bool = True
+) -> Path:
+    """Write ``obj`` as JSON (with a trailing newline) to ``path`` atomically.
+
+    Keys are sorted unless ``sort_keys`` is False (then they keep their order);
+    with ``allow_nan=False``, NaN and infinities raise ``ValueError``.
+    """
+    text = json.dumps(obj, indent=indent, sort_keys=sort_keys, allow_nan=allow_nan)
+    return atomic_write_text(path, text + "\n")
 
 
 def atomic_savez(path, compressed: bool = False, **arrays) -> Path:
