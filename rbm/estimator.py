@@ -10,12 +10,10 @@ learned attributes end in ``_``; :meth:`RBM.get_params` and
 from __future__ import annotations
 
 import inspect
-import json
 import math
 import numbers
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -23,7 +21,7 @@ from . import _fast
 from ._validation import as_float_array, as_rng, check_positive_int
 from .core import _free_energy, _h_given_v, _sigmoid, _v_given_h
 from .evaluation import pseudo_likelihood
-from .io import atomic_savez
+from .io import HISTORY_KEYS, load_rbm, save_rbm
 from .sampling import gibbs, sample_bernoulli
 from .training import (
     INITS,
@@ -31,21 +29,9 @@ from .training import (
     VISIBLE_BIAS_INITS,
     init_chains,
     init_params,
-    params_ok,
 )
 
 __all__ = ["RBM", "NotFittedError"]
-
-#: Version of the ``.npz`` layout written by :meth:`RBM.save`.
-FORMAT_VERSION = 1
-_FORMAT_NAME = "rbm.RBM"
-_HISTORY_KEYS = (
-    "epoch",
-    "pseudo_likelihood",
-    "pseudo_likelihood_article_scale",
-    "reconstruction_error",
-    "time",
-)
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -319,7 +305,7 @@ class RBM:
             X, self.n_hidden, self.init, self.visible_bias_init, rng, dtype=self.dtype
         )
         self.n_features_in_ = X.shape[1]
-        self.history_ = {key: [] for key in _HISTORY_KEYS}
+        self.history_ = {key: [] for key in HISTORY_KEYS}
         self.velocity_ = None
         self.chains_ = None
 
@@ -365,7 +351,7 @@ class RBM:
         )
         epoch = self.history_["epoch"][-1] + 1 if self.history_["epoch"] else 0
         self.history_["epoch"].append(epoch)
-        for key in _HISTORY_KEYS[1:]:
+        for key in HISTORY_KEYS[1:]:
             self.history_[key].append(float(stats[key]))
         if stats["diverged"]:
             for p, s in zip(state, saved, strict=True):
@@ -608,8 +594,9 @@ class RBM:
     def save(self, path):
         """Save hyper-parameters, learned arrays and history to an ``.npz`` file, atomically.
 
-        No pickle: arrays, and the hyper-parameters as a JSON string. A
-        ``random_state`` that is a Generator is saved as None.
+        No pickle: arrays, and the hyper-parameters as a JSON string (the
+        layout of :func:`rbm.io.save_rbm`). A ``random_state`` that is a
+        Generator is saved as None.
 
         Parameters
         ----------
@@ -617,27 +604,11 @@ class RBM:
             Written exactly as given (no suffix is added).
         """
         self._check_fitted("save")
-        path = Path(path)
         params = self.get_params()
         if isinstance(params["random_state"], np.random.Generator):
             params["random_state"] = None
-        arrays = {
-            "format": np.array(_FORMAT_NAME),
-            "format_version": np.array(FORMAT_VERSION),
-            "params": np.array(json.dumps(params, sort_keys=True)),
-            "W_": self.W_,
-            "b_": self.b_,
-            "c_": self.c_,
-        }
-        for key in _HISTORY_KEYS:
-            dtype = np.int64 if key == "epoch" else np.float64
-            arrays[f"history_{key}"] = np.asarray(self.history_[key], dtype=dtype)
-        if self.chains_ is not None:
-            arrays["state_chain"] = self.chains_
-        if self.velocity_ is not None:
-            for name, v in zip("Wbc", self.velocity_, strict=True):
-                arrays[f"state_velocity_{name}"] = v
-        atomic_savez(path, **arrays)
+        state = {"W": self.W_, "b": self.b_, "c": self.c_, "history": self.history_}
+        save_rbm(path, params, **state, chains=self.chains_, velocity=self.velocity_)
 
     @classmethod
     def load(cls, path):
@@ -649,59 +620,10 @@ class RBM:
             If the file is not an RBM file, has another format version, lacks
             a key, or holds arrays of the wrong shape.
         """
-        path = Path(path)
-        try:
-            data = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise
-        except (ValueError, OSError) as exc:
-            raise ValueError(
-                f"{path} is not an RBM file (.npz written by RBM.save): {exc}"
-            ) from exc
-        if not hasattr(data, "files"):
-            raise ValueError(f"{path} is a single .npy array, not an RBM file written by RBM.save")
-        with data:
-            files = set(data.files)
-            if "format" not in files or str(data["format"]) != _FORMAT_NAME:
-                raise ValueError(f"{path} is not an RBM file: no format marker {_FORMAT_NAME!r}")
-            version = int(data["format_version"]) if "format_version" in files else None
-            if version != FORMAT_VERSION:
-                raise ValueError(
-                    f"{path} has RBM format version {version}; this version of rbm reads "
-                    f"version {FORMAT_VERSION}"
-                )
-            required = {"params", "W_", "b_", "c_"} | {f"history_{k}" for k in _HISTORY_KEYS}
-            missing = sorted(required - files)
-            if missing:
-                raise ValueError(f"{path} is missing the keys {missing}")
-            params = json.loads(str(data["params"]))
-            unknown = set(params) - set(cls._param_names())
-            if unknown or set(cls._param_names()) - set(params):
-                raise ValueError(
-                    f"{path} has hyper-parameters {sorted(params)} that do not match RBM's "
-                    f"{cls._param_names()}"
-                )
-            model = cls(**params)
-            W, b, c = data["W_"], data["b_"], data["c_"]
-            if W.ndim != 2 or W.shape[1] != model.n_hidden:
-                raise ValueError(
-                    f"{path}: W_ has shape {W.shape}, expected (n_visible, {model.n_hidden})"
-                )
-            if b.shape != (W.shape[0],) or c.shape != (W.shape[1],):
-                raise ValueError(
-                    f"{path}: b_ {b.shape} and c_ {c.shape} do not match W_ {W.shape}"
-                )
-            if not params_ok(W, b, c):
-                raise ValueError(f"{path}: the parameters are not finite")
-            history = {k: data[f"history_{k}"].tolist() for k in _HISTORY_KEYS}
-            if len({len(v) for v in history.values()}) != 1:
-                raise ValueError(f"{path}: the history lists have different lengths")
-            model.W_, model.b_, model.c_ = W, b, c
-            model.n_features_in_ = int(W.shape[0])
-            model.history_ = history
-            model.chains_ = data["state_chain"] if "state_chain" in files else None
-            if {f"state_velocity_{n}" for n in "Wbc"} <= files:
-                model.velocity_ = tuple(data[f"state_velocity_{n}"] for n in "Wbc")
-            else:
-                model.velocity_ = None
+        saved = load_rbm(path, cls._param_names())
+        model = cls(**saved["params"])
+        model.W_, model.b_, model.c_ = saved["W"], saved["b"], saved["c"]
+        model.n_features_in_ = int(saved["W"].shape[0])
+        model.history_ = saved["history"]
+        model.chains_, model.velocity_ = saved["chains"], saved["velocity"]
         return model

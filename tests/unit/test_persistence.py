@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import rbm
-from rbm import estimator
+import rbm.io
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_wrong_shapes_or_values(tmp_path, fitted, key, value, message):
 def test_wrong_format_version(tmp_path, fitted):
     fitted.save(tmp_path / "m.npz")
     arrays = _arrays(tmp_path / "m.npz")
-    arrays["format_version"] = np.array(estimator.FORMAT_VERSION + 1)
+    arrays["format_version"] = np.array(rbm.io.FORMAT_VERSION + 1)
     _write(tmp_path / "bad.npz", arrays)
     with pytest.raises(ValueError, match="format version 2"):
         rbm.RBM.load(tmp_path / "bad.npz")
