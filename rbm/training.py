@@ -303,16 +303,15 @@ def train_epoch(
     with np.errstate(all="ignore"):  # divergence is detected below, not by warnings
         for a, z in batch_slices(n_samples, batch_size, batch_split)[:max_updates]:
             v = X[order[a:z]]
-            replay = copy.deepcopy(rng) if monitor and chain is None else None
+            # CD-k's first Gibbs step draws h ~ P(h | v) of the data: a reconstruction,
+            # which a copy of the generator draws again for the monitor
+            before = copy.deepcopy(rng) if monitor and chain is None else None
             (dW, db, dc), new_chain = gradient(v, chain, W, b, c, k, rng)
-            if monitor:
-                if chain is None:  # the first Gibbs step of CD-k, drawn again
-                    err = _reconstruction_error(v, W, b, c, replay)
-                else:
-                    err = _reconstruction_error(v, W, b, c, rng)
-                log_sigma = float(pseudo_likelihood(v, W, b, c, rng=rng).sum()) / n_visible
-                pl += n_visible * log_sigma / (z - a)
-                pl_article += log_sigma  # the article multiplied the batch mean by its size
+            if monitor:  # with the parameters before the update
+                err = _reconstruction_error(v, W, b, c, rng if before is None else before)
+                pl_rows = pseudo_likelihood(v, W, b, c, rng=rng)
+                pl += float(pl_rows.mean())
+                pl_article += float(pl_rows.sum()) / n_visible  # batch size for n_visible
                 sq_err += err
             if chain is not None:
                 chain[...] = new_chain
@@ -330,7 +329,7 @@ def train_epoch(
                 on_update(steps, W, b, c)
             n_seen += z - a
             n_batches += 1
-            if monitor and not (math.isfinite(log_sigma) and math.isfinite(err)):
+            if monitor and not (math.isfinite(pl) and math.isfinite(err)):
                 diverged = True
                 break
         if not diverged:
