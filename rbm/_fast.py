@@ -29,8 +29,9 @@ generator spends about 2 ns on each. :func:`sample_from_tanh_` does it in one
 pass: it finishes the sigmoid, draws each uniform inline from the
 counter-based generator of :mod:`rbm._random` (SplitMix64: uniform ``i`` of a
 call is a hash of the call's key and ``i``, a few integer instructions that
-vectorise), compares, and on the way adds up the reconstruction error and
-copies the data where the gradient wants them. :func:`add_and_halve_` and
+vectorise), and compares; :func:`sample_reconstruction_` also adds up the
+reconstruction error and copies the data where the gradient wants them, on
+the same pass. :func:`add_and_halve_` and
 :func:`flip_log_sigma` fuse the small passes around the hidden sigmoid and the
 pseudo-likelihood, which otherwise cost more in numpy's per-call overhead
 than in arithmetic.
@@ -72,6 +73,7 @@ __all__ = [
     "flip_log_sigma",
     "numpy_twins",
     "sample_from_tanh_",
+    "sample_reconstruction_",
     "scale_rows_",
     "single_threaded_blas",
     "train_epoch",
@@ -105,7 +107,7 @@ def _inlined(fn):
 # ----------------------------------------------------------------------------- public
 
 
-def sample_from_tanh_(t, key, out, ref=None, ref_copy=None):
+def sample_from_tanh_(t, key, out):
     """Bernoulli draws with p = (1 + t) / 2 into ``out``: 1 where u < p, else 0.
 
     ``t`` holds tanh(x / 2), so that p = sigma(x); it is left unchanged. The
@@ -117,22 +119,30 @@ def sample_from_tanh_(t, key, out, ref=None, ref_copy=None):
     ----------
     t, out : ndarray, shape (n, m), C-contiguous, same float dtype
     key : numpy.uint64
-    ref : ndarray of t's shape, optional
-        When given, return sum((p - ref)^2): the reconstruction error when
-        ``ref`` is the data and ``t`` comes from P(v | h).
-    ref_copy : ndarray of t's shape, optional
-        Receives a copy of ``ref``, on the same pass (which reads it anyway).
+    """
+    single = t.dtype == np.float32
+    _sample_from_tanh(t, key, out, t, False, single, out, False)
+
+
+def sample_reconstruction_(t, key, out, data, data_copy):
+    """:func:`sample_from_tanh_`, and on the same pass the reconstruction error and a copy.
+
+    With ``t`` from P(v | h) and ``h`` drawn from P(h | v) of ``data``, p is the
+    reconstruction of ``data``. The pass that draws from p reads ``data``
+    anyway, so it also returns sum((p - data)^2) and copies ``data`` into
+    ``data_copy`` (where the gradient's stacked products want it).
+
+    Parameters
+    ----------
+    t, out, data, data_copy : ndarray, shape (n, m), C-contiguous, same float dtype
+    key : numpy.uint64
 
     Returns
     -------
-    float : the squared error, or 0.0 without ``ref``.
+    float : the sum of squared errors.
     """
     single = t.dtype == np.float32
-    with_error = ref is not None
-    ref = t if ref is None else ref
-    copy = ref_copy is not None
-    ref_copy = out if ref_copy is None else ref_copy
-    return float(_sample_from_tanh(t, key, out, ref, with_error, single, ref_copy, copy))
+    return float(_sample_from_tanh(t, key, out, data, True, single, data_copy, True))
 
 
 def add_and_halve_(x, bias, half=None):
@@ -467,15 +477,15 @@ def _half_tanh(x, weights, bias, out):
     return np.tanh(add_and_halve_(out, bias), out=out)
 
 
-def _negative_phase(th_start, model, k, buf, v_out, th_out, rng, error_of=None, copy_into=None):
+def _negative_phase(th_start, model, k, buf, v_out, th_out, rng, data=None, data_copy=None):
     """k Gibbs steps from the hidden side: ``th_start`` = tanh(P(h|v)'s pre-activation / 2).
 
     Writes the last sampled visible state into ``v_out`` and its tanh form into
     ``th_out``. Draws, for each step, a key for h then a key for v, as
-    :func:`rbm.gibbs` does. With ``error_of`` (the data the chain started
-    from), returns the squared error of the first step's P(v | h) against it
-    (the reconstruction error), and copies it into ``copy_into`` on the same
-    pass; else returns 0.0.
+    :func:`rbm.gibbs` does. With ``data`` (the data the chain started from,
+    CD-k), the first step is a reconstruction: returns its squared error and
+    copies ``data`` into ``data_copy`` (:func:`sample_reconstruction_`); else
+    returns 0.0.
     """
     W, b, c = model.W, model.b, model.c
     n = len(th_start)
@@ -485,8 +495,8 @@ def _negative_phase(th_start, model, k, buf, v_out, th_out, rng, error_of=None, 
     for step in range(k):
         sample_from_tanh_(th, _draw_key(rng), h)
         _half_tanh(h, W.T, b, t)
-        if step == 0 and error_of is not None:
-            sq_err = sample_from_tanh_(t, _draw_key(rng), v_out, error_of, ref_copy=copy_into)
+        if step == 0 and data is not None:
+            sq_err = sample_reconstruction_(t, _draw_key(rng), v_out, data, data_copy)
         else:
             sample_from_tanh_(t, _draw_key(rng), v_out)
         th = _half_tanh(v_out, W, c, th_out)
@@ -517,7 +527,7 @@ def _train_batch(v, model, update, buf, rng):
     # reads v for it also copies v into the stacked V of the gradient
     if chain is None:
         sq_err = _negative_phase(
-            th_pos, model, update.k, buf, v_neg, th_neg, rng, error_of=v, copy_into=v_pos
+            th_pos, model, update.k, buf, v_neg, th_neg, rng, data=v, data_copy=v_pos
         )
     else:
         np.copyto(v_pos, v)
