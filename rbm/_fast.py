@@ -121,7 +121,7 @@ def sample_from_tanh_(t, key, out):
     key : numpy.uint64
     """
     single = t.dtype == np.float32
-    _sample_from_tanh(t, key, out, t, False, single, out, False)
+    _active["sample_from_tanh"](t, key, out, t, False, single, out, False)
 
 
 def sample_reconstruction_(t, key, out, data, data_copy):
@@ -142,7 +142,7 @@ def sample_reconstruction_(t, key, out, data, data_copy):
     float : the sum of squared errors.
     """
     single = t.dtype == np.float32
-    return float(_sample_from_tanh(t, key, out, data, True, single, data_copy, True))
+    return float(_active["sample_from_tanh"](t, key, out, data, True, single, data_copy, True))
 
 
 def add_and_halve_(x, bias, half=None):
@@ -152,9 +152,9 @@ def add_and_halve_(x, bias, half=None):
     kernel: with ``half`` the same array as x, numba could not vectorise).
     """
     if half is None:
-        _halve_sum(x, bias)
+        _active["halve_sum"](x, bias)
         return x
-    _add_and_halve(x, bias, half)
+    _active["add_and_halve"](x, bias, half)
     return half
 
 
@@ -163,7 +163,7 @@ def scale_rows_(t, weights):
 
     It turns tanh(x / 2) into each row's weight times sigma(x).
     """
-    _scale_rows(t, weights)
+    _active["scale_rows"](t, weights)
     return t
 
 
@@ -185,10 +185,10 @@ def flip_log_sigma(v, pre, key, W, b, both, tail, cols):
     """
     m = len(v)
     both, tail, cols = both[: 2 * m], tail[: 2 * m], cols[:m]
-    _flip_arguments(v, pre, key, W, both, tail, cols)
+    _active["flip_arguments"](v, pre, key, W, both, tail, cols)
     np.exp(tail, out=tail)
     np.log1p(tail, out=tail)  # softplus(x) = max(x, 0) + log1p(exp(-|x|)), never overflows
-    return float(_flip_finish(v, cols, b, both, tail))
+    return float(_active["flip_finish"](v, cols, b, both, tail))
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -355,29 +355,24 @@ def _flip_finish_numpy(v, cols, b, both, tail):
 
 # ----------------------------------------------------------------------------- dispatch
 
-if HAVE_NUMBA:
-    _sample_from_tanh = _sample_from_tanh_kernel
-    _add_and_halve = _add_and_halve_kernel
-    _halve_sum = _halve_sum_kernel
-    _scale_rows = _scale_rows_kernel
-    _flip_arguments = _flip_arguments_kernel
-    _flip_finish = _flip_finish_kernel
-else:  # pragma: no cover
-    _sample_from_tanh = _sample_from_tanh_numpy
-    _add_and_halve = _add_and_halve_numpy
-    _halve_sum = _halve_sum_numpy
-    _scale_rows = _scale_rows_numpy
-    _flip_arguments = _flip_arguments_numpy
-    _flip_finish = _flip_finish_numpy
-
 _NUMPY_TWINS = {
-    "_sample_from_tanh": _sample_from_tanh_numpy,
-    "_add_and_halve": _add_and_halve_numpy,
-    "_halve_sum": _halve_sum_numpy,
-    "_scale_rows": _scale_rows_numpy,
-    "_flip_arguments": _flip_arguments_numpy,
-    "_flip_finish": _flip_finish_numpy,
+    "sample_from_tanh": _sample_from_tanh_numpy,
+    "add_and_halve": _add_and_halve_numpy,
+    "halve_sum": _halve_sum_numpy,
+    "scale_rows": _scale_rows_numpy,
+    "flip_arguments": _flip_arguments_numpy,
+    "flip_finish": _flip_finish_numpy,
 }
+_COMPILED = {
+    "sample_from_tanh": _sample_from_tanh_kernel,
+    "add_and_halve": _add_and_halve_kernel,
+    "halve_sum": _halve_sum_kernel,
+    "scale_rows": _scale_rows_kernel,
+    "flip_arguments": _flip_arguments_kernel,
+    "flip_finish": _flip_finish_kernel,
+}
+#: The kernels the public functions above call: compiled, or the twins without numba.
+_active = dict(_COMPILED if HAVE_NUMBA else _NUMPY_TWINS)
 
 
 @contextlib.contextmanager
@@ -385,14 +380,15 @@ def numpy_twins():
     """Inside the block, the numpy twins run instead of the compiled kernels.
 
     For the tests (the two must agree) and the benchmark's ablation (what
-    numba is worth). Not thread-safe: it swaps this module's globals.
+    numba is worth). Not thread-safe: it changes the table of kernels that
+    every call reads (``_active``).
     """
-    saved = {name: globals()[name] for name in _NUMPY_TWINS}
-    globals().update(_NUMPY_TWINS)
+    saved = dict(_active)
+    _active.update(_NUMPY_TWINS)
     try:
         yield
     finally:
-        globals().update(saved)
+        _active.update(saved)
 
 
 # ----------------------------------------------------------------------------- the engine
