@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from ._validation import as_rng, check_positive_int
+from ._validation import as_float_array, as_rng, check_positive_int
 from .core import h_given_v, v_given_h
 from .evaluation import pseudo_likelihood
 from .sampling import cd_k, pcd_k, sample_bernoulli
@@ -420,6 +420,10 @@ def train(
         "epoch", "time" (seconds since the start, training only), the
         statistics of :func:`train_epoch` and "callback"; and "diverged" (bool).
     """
+    X = as_float_array(X, "X", ndim=2, unit_interval=True)
+    n_hidden = check_positive_int(n_hidden, "n_hidden")
+    n_epochs = check_positive_int(n_epochs, "n_epochs", minimum=0)
+    batch_size = check_positive_int(batch_size, "batch_size")
     rng = as_rng(rng)
     if params is None:
         W, b, c = init_params(X, n_hidden, init, visible_bias_init, rng)

@@ -127,3 +127,19 @@ def test_monitored_statistics_are_those_of_the_estimator():
     *_, history = training.train(X, 5, n_epochs=2, batch_size=30, monitor=True, rng=9)
     for key in ("pseudo_likelihood", "pseudo_likelihood_article_scale", "reconstruction_error"):
         np.testing.assert_allclose(model.history_[key], history[key], rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "X, kwargs, error, message",
+    [
+        (np.full((4, 3), 2.0), {}, ValueError, r"\[0, 1\]"),
+        (np.zeros(3), {}, ValueError, "2-dimensional"),
+        (np.zeros((4, 3)), {"n_hidden": 0}, ValueError, "n_hidden"),
+        (np.zeros((4, 3)), {"batch_size": 1.5}, TypeError, "batch_size"),
+        (np.zeros((4, 3)), {"k": 0}, ValueError, "k must be"),
+    ],
+)
+def test_train_checks_its_inputs(X, kwargs, error, message):
+    kwargs = {"n_hidden": 2} | kwargs
+    with pytest.raises(error, match=message):
+        training.train(X, kwargs.pop("n_hidden"), **kwargs)
