@@ -12,7 +12,7 @@ that :mod:`rbm.training` makes all at once:
 Then, with :class:`rbm.RBM` itself: the batch size (16, 64, 256) against the
 matrix-product floor at that batch size, the number of BLAS threads (1 or 2,
 through threadpoolctl), and its numba kernels against their numpy twins
-(:func:`rbm._kernels.numpy_twins`), which compute the same thing. Finally the
+(:func:`rbm._fast.numpy_twins`), which compute the same thing. Finally the
 cost of precision: the same 784-16 training in float32 and float64, driven by
 the same uniform numbers, compared by exact test log-likelihood.
 """
@@ -28,9 +28,10 @@ from threadpoolctl import threadpool_limits
 
 import rbm
 from benchmarks.floor import batch_bounds, floor_epoch
-from rbm import _kernels
+from rbm import _fast
+from rbm._random import _draw_key
 from rbm.datasets import load_mnist
-from rbm.sampling import _draw_key
+from rbm.training import init_params as _init_params
 
 __all__ = ["article_rbm", "breakdown", "cd1_epoch", "print_summary", "run", "sampling_costs"]
 
@@ -55,11 +56,12 @@ def article_rbm(n_hidden, batch_size, seed, learning_rate=0.1, n_epochs=1, **opt
 
 
 def init_params(n_visible, n_hidden, dtype, seed):
-    """Xavier-uniform weights and zero biases in ``dtype`` (the same values for both dtypes)."""
-    rng = np.random.default_rng(seed)
-    limit = np.sqrt(6.0 / (n_visible + n_hidden))
-    W = rng.uniform(-limit, limit, (n_visible, n_hidden)).astype(dtype)
-    return W, np.zeros(n_visible, dtype), np.zeros(n_hidden, dtype)
+    """Xavier-uniform weights and zero biases in ``dtype`` (the same values for both dtypes).
+
+    :func:`rbm.training.init_params`, which reads only the width of the data here.
+    """
+    shape_only = np.zeros((0, n_visible), dtype)
+    return _init_params(shape_only, n_hidden, "xavier", "zeros", np.random.default_rng(seed))
 
 
 def cd1_epoch(X, W, b, c, rng, learning_rate=0.1, batch_size=64, inplace=True, uniforms=None):
@@ -233,8 +235,8 @@ def sampling_costs(n_samples, n_visible, n_hidden, batch_size, rounds, seed):
     def counter_kernel():
         for a, z in bounds:
             m = z - a
-            _kernels.sample_from_tanh_(t_h[:m], _draw_key(rng), out_h[:m])
-            _kernels.sample_from_tanh_(t_v[:m], _draw_key(rng), out_v[:m])
+            _fast.sample_from_tanh_(t_h[:m], _draw_key(rng), out_h[:m])
+            _fast.sample_from_tanh_(t_v[:m], _draw_key(rng), out_v[:m])
 
     res = _interleaved(
         {
@@ -307,11 +309,11 @@ def breakdown(X, n_hidden, batch_size, rounds, seed):
       with probabilities, for h (m x n_hidden) and v (m x n_visible), the way
       the kernel drew them before it had counter-based uniforms;
     - "draws, counter-based kernel": the same draws by
-      ``rbm._kernels.sample_from_tanh_``, which also finishes the sigmoid;
+      ``rbm._fast.sample_from_tanh_``, which also finishes the sigmoid;
     - "sigmoids, scipy expit" and "sigmoids, tanh form": P(h|v), P(v|h) and
       P(h|v') (m x n_hidden, m x n_visible, m x n_hidden) with scipy's expit,
       or as the kernel starts them: x + bias, halved, then numpy's tanh;
-    - "pseudo-likelihood, flip trick": ``rbm._kernels.flip_log_sigma``, which
+    - "pseudo-likelihood, flip trick": ``rbm._fast.flip_log_sigma``, which
       reuses v W + c and flips one random unit per row;
     - "pseudo-likelihood, two free energies": the article's way, a flipped copy
       of the batch and two more products;
@@ -348,8 +350,8 @@ def breakdown(X, n_hidden, batch_size, rounds, seed):
     def draws_kernel():
         for a, z in bounds:
             m = z - a
-            _kernels.sample_from_tanh_(th[:m], _draw_key(rng), out_h[:m])
-            _kernels.sample_from_tanh_(tv[:m], _draw_key(rng), out_v[:m])
+            _fast.sample_from_tanh_(th[:m], _draw_key(rng), out_h[:m])
+            _fast.sample_from_tanh_(tv[:m], _draw_key(rng), out_v[:m])
 
     def sig_expit():
         for a, z in bounds:
@@ -363,11 +365,11 @@ def breakdown(X, n_hidden, batch_size, rounds, seed):
             m = z - a
             for pre, out, bias in ((pre_h, out_h, c), (pre_v, out_v, b), (pre_h, out_h, c)):
                 np.copyto(out[:m], pre[:m])
-                np.tanh(_kernels.add_and_halve_(out[:m], bias, out[:m]), out=out[:m])
+                np.tanh(_fast.add_and_halve_(out[:m], bias, out[:m]), out=out[:m])
 
     def pl_flip():
         for a, z in bounds:
-            _kernels.flip_log_sigma(X[a:z], pre_h[: z - a], _draw_key(rng), W, b, both, tail, cols)
+            _fast.flip_log_sigma(X[a:z], pre_h[: z - a], _draw_key(rng), W, b, both, tail, cols)
 
     def pl_two_free_energies():
         for a, z in bounds:
@@ -401,7 +403,7 @@ def _numba(X, rounds, seed):
     fit = _rbm_fit(X, 64, 64, seed)
 
     def twins():
-        with _kernels.numpy_twins():
+        with _fast.numpy_twins():
             fit()
 
     return _interleaved({"numba kernels": fit, "numpy twins": twins}, rounds)
@@ -502,7 +504,7 @@ def run(quick, seed, blas_threads, log):
         "threads": {"n_samples": n_threads, "results": threads},
         "precision": precision,
         "numba": numba_effect,
-        "numba_available": _kernels.HAVE_NUMBA,
+        "numba_available": _fast.HAVE_NUMBA,
     }
 
 

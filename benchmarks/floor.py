@@ -6,19 +6,18 @@ import time
 
 import numpy as np
 
+from rbm.training import batch_slices
+
 __all__ = ["batch_bounds", "floor_epoch", "matmul_gflop"]
 
 
 def batch_bounds(n_samples, batch_size):
     """(start, stop) of the ``np.array_split`` batches: ceil(n / batch_size) of them.
 
-    np.array_split makes the first ``n % n_batches`` batches one row longer.
+    :func:`rbm.training.batch_slices` with ``split="array_split"``, as
+    :class:`rbm.RBM` and the article cut an epoch.
     """
-    n_batches = -(-n_samples // batch_size)
-    sizes = np.full(n_batches, n_samples // n_batches)
-    sizes[: n_samples % n_batches] += 1
-    edges = np.concatenate([[0], np.cumsum(sizes)])
-    return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+    return batch_slices(n_samples, batch_size, "array_split")
 
 
 def matmul_gflop(n_samples, n_visible, n_hidden):

@@ -50,7 +50,7 @@ import rbm  # noqa: E402
 from benchmarks import ablation, baseline  # noqa: E402
 from benchmarks.floor import batch_bounds, floor_epoch, matmul_gflop  # noqa: E402
 from rbm.datasets import load_mnist  # noqa: E402
-from rbm.io import atomic_write_text  # noqa: E402
+from rbm.io import atomic_write_json  # noqa: E402
 
 SEED = 2026
 PARTS = ("timing", "quality", "ablation")
@@ -69,12 +69,6 @@ NOTE = (
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def atomic_write_json(path: Path, data) -> None:
-    """Write ``data`` as JSON to ``path`` atomically; NaN and infinities are refused."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(data, indent=1, allow_nan=False) + "\n")
 
 
 def machine_description() -> dict:
@@ -485,7 +479,9 @@ def main(argv=None) -> int:
             data["ablation"]["created_utc"] = _now()
             ablation.print_summary(data["ablation"])
     data["elapsed_s"] = time.perf_counter() - started
-    atomic_write_json(path, data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # in the order written (the chapter reads the implementations in this order); no NaN
+    atomic_write_json(path, data, sort_keys=False, allow_nan=False)
     log(f"\nwrote {path} in {data['elapsed_s']:.0f} s")
     if not all(
         math.isfinite(c["implementations"][n]["median_s"])

@@ -5,8 +5,24 @@ its functions from here.
 
 - :mod:`rbm.core`: energy, free energy, conditionals, stable sigmoid and softplus;
 - :mod:`rbm.sampling`: Bernoulli sampling, block Gibbs, CD-k and PCD-k;
+- :mod:`rbm.training`: the training loop (initialisation, mini-batches, one
+  epoch of CD-k or PCD-k with momentum and weight decay, a whole run);
+- :mod:`rbm.estimator`: :class:`RBM`, the scikit-learn-style estimator, which
+  runs that loop through the fast engine;
 - :mod:`rbm.evaluation`: exact log Z, log-likelihood and its gradient, pseudo-likelihood;
+- :mod:`rbm.ais`: annealed importance sampling of log Z (forward and reverse);
+- :mod:`rbm.tempering`: parallel tempering;
+- :mod:`rbm.centering`: centred RBMs and their training;
+- :mod:`rbm.mixture`: a mixture-of-Bernoullis baseline;
+- :mod:`rbm.datasets`: MNIST, fetched, checked and cached;
+- :mod:`rbm.io`: atomic file writes, saved models, finding result files;
 - :mod:`rbm.plotting`: the image-grid helper and the book's figure style.
+
+Package-private (no input checks; used across the package):
+
+- :mod:`rbm._random`: the counter-based random numbers (SplitMix64 keys, uniforms, unit indices);
+- :mod:`rbm._fast`: the fast engine behind :class:`RBM` and its compiled kernels;
+- :mod:`rbm._validation`: the input checks of the public functions.
 """
 
 from .ais import ais_log_partition, log_likelihood_ais, reverse_ais_log_partition

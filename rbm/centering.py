@@ -29,8 +29,6 @@ The parameters ``(W, b, c)`` taken by the functions of this module are the
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from ._validation import (
@@ -42,7 +40,8 @@ from ._validation import (
     check_visible,
 )
 from .core import _h_given_v, _softplus, _v_given_h
-from .sampling import _gibbs_chain
+from .sampling import _gibbs
+from .training import init_params, train
 
 __all__ = [
     "centered_free_energy",
@@ -232,7 +231,8 @@ def centered_gradient(v, W, b, c, mu, lam, k=1, rng=None, chain=None):
 def _centered_step(v, start, W, b, c, mu, lam, k, rng):
     b_o, c_o = b - W @ lam, c - W.T @ mu
     ph = _h_given_v(v, W, c_o)
-    v_neg, ph_neg = _gibbs_chain(start, W, b_o, c_o, k, rng)
+    v_neg = _gibbs(start, W, b_o, c_o, k, rng)
+    ph_neg = _h_given_v(v_neg, W, c_o)
     return _centered_phase_difference(v, ph, v_neg, ph_neg, mu, lam), v_neg
 
 
@@ -278,27 +278,6 @@ def _update_offsets(W, b, c, mu, lam, new_mu, new_lam, nu_mu, nu_lam):
     return b + W @ d_lam, c + W.T @ d_mu, mu + d_mu, lam + d_lam
 
 
-def _init_ordinary(X, n_hidden, init, visible_bias_init, rng, dtype):
-    n_visible = X.shape[1]
-    if init == "xavier":
-        r = np.sqrt(6.0 / (n_visible + n_hidden))
-        W = rng.uniform(-r, r, size=(n_visible, n_hidden))
-    elif init == "normal":
-        W = rng.normal(0.0, 0.01, size=(n_visible, n_hidden))
-    else:
-        raise ValueError(f"init must be 'xavier' or 'normal', got {init!r}")
-    if visible_bias_init == "zeros":
-        b = np.zeros(n_visible)
-    elif visible_bias_init == "marginals":
-        p = np.clip(X.mean(axis=0), 1e-3, 1 - 1e-3)
-        b = np.log(p / (1 - p))
-    else:
-        raise ValueError(
-            f"visible_bias_init must be 'zeros' or 'marginals', got {visible_bias_init!r}"
-        )
-    return W.astype(dtype), b.astype(dtype), np.zeros(n_hidden, dtype=dtype)
-
-
 def train_centered(
     X,
     n_hidden=16,
@@ -317,13 +296,15 @@ def train_centered(
 ):
     r"""Train a (centred) binary RBM with CD-k or PCD-k and plain gradient ascent.
 
-    Each mini-batch: the centred gradient (:func:`centered_gradient`) from the
-    current offsets, the step :math:`\theta \leftarrow \theta + \eta\,\Delta\theta`
-    on the centred parameters, then :func:`update_offsets` towards the batch's
-    data means :math:`\langle\mathbf v\rangle` and
-    :math:`\langle P(\mathbf h\mid\mathbf v)\rangle` (before the step) with sliding
-    factor ``offset_rate``. The offsets start at :math:`\boldsymbol\mu` = mean of
-    ``X`` and :math:`\boldsymbol\lambda = 0.5`.
+    The loop is :func:`rbm.training.train` on the *centred* parameters, with
+    the centring plugged in as its gradient: each mini-batch takes the centred
+    gradient (:func:`centered_gradient`) from the current offsets, the loop
+    steps :math:`\theta \leftarrow \theta + \eta\,\Delta\theta`, then
+    :func:`update_offsets` moves the offsets towards the batch's data means
+    :math:`\langle\mathbf v\rangle` and
+    :math:`\langle P(\mathbf h\mid\mathbf v)\rangle` (before the step) with
+    sliding factor ``offset_rate``. The offsets start at
+    :math:`\boldsymbol\mu` = mean of ``X`` and :math:`\boldsymbol\lambda = 0.5`.
 
     With ``centered=False`` the offsets are fixed at zero and this is ordinary
     CD-k / PCD-k with the same initialisation and batches, for comparisons.
@@ -335,8 +316,9 @@ def train_centered(
     n_hidden, learning_rate, batch_size, n_epochs, k, persistent, init,
     visible_bias_init, shuffle, random_state
         As in :class:`rbm.RBM`. ``persistent=True`` keeps ``batch_size`` chains
-        (PCD); the initial model is ordinary with these ``init``s, converted to
-        centred form, so both variants start from the same distribution.
+        (PCD), started at Bernoulli(1/2) states; the initial model is ordinary
+        (:func:`rbm.training.init_params`), converted to centred form, so both
+        variants start from the same distribution.
     centered : bool, default True
     offset_rate : float in [0, 1], default 0.01
         Sliding factor :math:`\nu` of the offsets.
@@ -362,44 +344,64 @@ def train_centered(
     nu = _check_rate(offset_rate, "offset_rate") if centered else 0.0
     rng = as_rng(random_state)
     dtype = X.dtype
-    W, b_o, c_o = _init_ordinary(X, n_hidden, init, visible_bias_init, rng, dtype)
+    W, b_o, c_o = init_params(X, n_hidden, init, visible_bias_init, rng)
     if centered:
         mu = X.mean(axis=0).astype(dtype)
         lam = np.full(n_hidden, 0.5, dtype=dtype)
     else:
         mu = np.zeros(X.shape[1], dtype=dtype)
         lam = np.zeros(n_hidden, dtype=dtype)
-    b, c = b_o + W @ lam, c_o + W.T @ mu
-    n = len(X)
-    chain = None
-    if persistent:
-        chain = (rng.random((min(batch_size, n), X.shape[1])) < 0.5).astype(dtype)
-    history = {"epoch": [], "reconstruction_error": [], "time": [], "callback": []}
-    start = time.perf_counter()
-    for epoch in range(n_epochs):
-        order = rng.permutation(n) if shuffle else np.arange(n)
-        for s in range(0, n, batch_size):
-            v = X[order[s : s + batch_size]]
-            start_states = chain if persistent else v
-            (dW, db, dc), v_neg = _centered_step(v, start_states, W, b, c, mu, lam, k, rng)
-            if persistent:
-                chain = v_neg
-            # offsets move towards this batch's data means (P(h|v) before the step)
-            if nu > 0:
-                ph = _h_given_v(v, W, c - W.T @ mu)
-                new_mu, new_lam = v.mean(axis=0), ph.mean(axis=0)
-            W = W + learning_rate * dW
-            b = b + learning_rate * db
-            c = c + learning_rate * dc
-            if nu > 0:
-                b, c, mu, lam = _update_offsets(W, b, c, mu, lam, new_mu, new_lam, nu, nu)
-        W_o, b_o, c_o = W, b - W @ lam, c - W.T @ mu
-        # mean-field reconstruction error on (at most) the first 1000 rows, for monitoring
+    offsets = {"mu": mu, "lam": lam}
+    targets = {}
+
+    def gradient(v, chain, W, b, c, k, rng):
+        mu, lam = offsets["mu"], offsets["lam"]
+        start = v if chain is None else chain
+        grads, v_neg = _centered_step(v, start, W, b, c, mu, lam, k, rng)
+        if nu > 0:  # the offsets' targets: this batch's data means, before the step
+            targets["mu"] = v.mean(axis=0)
+            targets["lam"] = _h_given_v(v, W, c - W.T @ mu).mean(axis=0)
+        return grads, (None if chain is None else v_neg)
+
+    def move_offsets(step, W, b, c):
+        if nu > 0:
+            b[...], c[...], offsets["mu"], offsets["lam"] = _update_offsets(
+                W, b, c, offsets["mu"], offsets["lam"], targets["mu"], targets["lam"], nu, nu
+            )
+
+    def ordinary(W, b, c):
+        return W, b - W @ offsets["lam"], c - W.T @ offsets["mu"]
+
+    def monitor(epoch, W, b, c):
+        W_o, b_o, c_o = ordinary(W, b, c)
+        # mean-field reconstruction error on (at most) the first 1000 rows
         x = X[:1000]
         err = float(((x - _v_given_h(_h_given_v(x, W_o, c_o), W_o, b_o)) ** 2).sum(axis=1).mean())
-        history["epoch"].append(epoch)
-        history["reconstruction_error"].append(err)
-        history["time"].append(time.perf_counter() - start)
-        history["callback"].append(None if callback is None else callback(epoch, W_o, b_o, c_o))
-    history["mu"], history["lam"] = mu.tolist(), lam.tolist()
-    return W, b - W @ lam, c - W.T @ mu, history
+        return err, None if callback is None else callback(epoch, W_o, b_o, c_o)
+
+    W, b, c, trained = train(
+        X,
+        n_hidden,
+        n_epochs=n_epochs,
+        k=k,
+        persistent=persistent,
+        n_chains=min(batch_size, len(X)),
+        chain_start="uniform",
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        params=(W, b_o + W @ lam, c_o + W.T @ mu),
+        gradient=gradient,
+        on_update=move_offsets,
+        callback=monitor,
+        rng=rng,
+    )
+    history = {
+        "epoch": trained["epoch"],
+        "reconstruction_error": [err for err, _ in trained["callback"]],
+        "time": trained["time"],
+        "callback": [value for _, value in trained["callback"]],
+        "mu": offsets["mu"].tolist(),
+        "lam": offsets["lam"].tolist(),
+    }
+    return (*ordinary(W, b, c), history)

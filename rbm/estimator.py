@@ -10,34 +10,28 @@ learned attributes end in ``_``; :meth:`RBM.get_params` and
 from __future__ import annotations
 
 import inspect
-import json
 import math
 import numbers
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 
+from . import _fast
 from ._validation import as_float_array, as_rng, check_positive_int
-from .core import _free_energy, _h_given_v, _sigmoid, _softplus, _v_given_h
-from .evaluation import _flip_delta_free_energy
-from .io import atomic_savez
-from .sampling import _gibbs_chain, _random_units, _sample_bernoulli
-from .training import MAX_ABS_WEIGHT, _params_ok, _single_threaded_blas, _train_epoch
+from .core import _free_energy, _h_given_v, _sigmoid, _v_given_h
+from .evaluation import pseudo_likelihood
+from .io import HISTORY_KEYS, load_rbm, save_rbm
+from .sampling import gibbs, sample_bernoulli
+from .training import (
+    INITS,
+    MAX_ABS_WEIGHT,
+    VISIBLE_BIAS_INITS,
+    init_chains,
+    init_params,
+)
 
 __all__ = ["RBM", "NotFittedError"]
-
-#: Version of the ``.npz`` layout written by :meth:`RBM.save`.
-FORMAT_VERSION = 1
-_FORMAT_NAME = "rbm.RBM"
-_HISTORY_KEYS = (
-    "epoch",
-    "pseudo_likelihood",
-    "pseudo_likelihood_article_scale",
-    "reconstruction_error",
-    "time",
-)
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -140,6 +134,11 @@ class RBM:
         "reconstruction_error" (mean squared error of :math:`P(\mathbf v \mid
         \mathbf h)`, :math:`\mathbf h \sim P(\mathbf h \mid \mathbf v)`), and
         "time" (seconds).
+    chains_ : ndarray, shape (batch_size, n_visible), or None
+        With ``persistent=True``: the persistent chains' visible states after
+        the last update (they start at the first rows of the data).
+    velocity_ : (ndarray, ndarray, ndarray) or None
+        With ``momentum``: the last update of ``W_``, ``b_``, ``c_``.
 
     Raises
     ------
@@ -244,8 +243,8 @@ class RBM:
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         choices = {
-            "init": ("xavier", "normal"),
-            "visible_bias_init": ("zeros", "marginals"),
+            "init": INITS,
+            "visible_bias_init": VISIBLE_BIAS_INITS,
             "batch_split": ("fixed", "array_split"),
             "dtype": ("float32", "float64"),
         }
@@ -302,29 +301,13 @@ class RBM:
         return self._rng
 
     def _initialise(self, X, rng):
-        n_visible, n_hidden = X.shape[1], self.n_hidden
-        dtype = np.dtype(self.dtype)
-        if self.init == "xavier":
-            a = math.sqrt(6.0 / (n_visible + n_hidden))
-            W = rng.uniform(-a, a, size=(n_visible, n_hidden))
-        else:
-            W = rng.normal(0.0, 0.01, size=(n_visible, n_hidden))
-        if self.visible_bias_init == "marginals":
-            p = np.clip(X.mean(axis=0, dtype=np.float64), 1e-3, 1 - 1e-3)
-            b = np.log(p / (1 - p))
-        else:
-            b = np.zeros(n_visible)
-        self.W_ = W.astype(dtype)
-        self.b_ = b.astype(dtype)
-        self.c_ = np.zeros(n_hidden, dtype=dtype)
-        self.n_features_in_ = n_visible
-        self.history_ = {key: [] for key in _HISTORY_KEYS}
-        self._velocity = None
-        if self.momentum:
-            self._velocity = tuple(np.zeros_like(p) for p in (self.W_, self.b_, self.c_))
-        self._chain = None
-        if self.persistent:  # the chains start at the first rows of the data
-            self._chain = np.array(X[: min(self.batch_size, len(X))], dtype=dtype)
+        self.W_, self.b_, self.c_ = init_params(
+            X, self.n_hidden, self.init, self.visible_bias_init, rng, dtype=self.dtype
+        )
+        self.n_features_in_ = X.shape[1]
+        self.history_ = {key: [] for key in HISTORY_KEYS}
+        self.velocity_ = None
+        self.chains_ = None
 
     def _check_state(self):
         """Fitted arrays must agree with the hyper-parameters (after set_params or load)."""
@@ -333,36 +316,34 @@ class RBM:
                 f"n_hidden = {self.n_hidden} but the fitted W_ has {self.W_.shape[1]} "
                 "hidden units; call fit to start again"
             )
-        if self.momentum and getattr(self, "_velocity", None) is None:
-            self._velocity = tuple(np.zeros_like(p) for p in (self.W_, self.b_, self.c_))
-        if not self.persistent:
-            self._chain = None
-        elif getattr(self, "_chain", None) is None:
-            self._chain = None  # started from the data at the next epoch
 
     # ------------------------------------------------------------------ training
 
     def _epoch(self, X, rng):
-        if self.persistent and self._chain is None:
-            self._chain = np.array(X[: min(self.batch_size, len(X))], dtype=self.W_.dtype)
+        # the momentum's velocity and the PCD chains start (again) with the
+        # first epoch that needs them, and are dropped when the settings drop them
         if not self.momentum:
-            self._velocity = None
-        saved = [p.copy() for p in (self.W_, self.b_, self.c_)]
-        saved_state = (
-            None if self._velocity is None else [p.copy() for p in self._velocity],
-            None if self._chain is None else self._chain.copy(),
-        )
-        stats = _train_epoch(
-            X,
-            self.W_,
-            self.b_,
-            self.c_,
+            self.velocity_ = None
+        elif self.velocity_ is None:
+            self.velocity_ = tuple(np.zeros_like(p) for p in (self.W_, self.b_, self.c_))
+        if not self.persistent:
+            self.chains_ = None
+        elif self.chains_ is None:  # the chains start at the first rows of the data
+            self.chains_ = init_chains(X, self.batch_size, "data")
+        model = _fast.Model(self.W_, self.b_, self.c_, self.velocity_, self.chains_)
+        # everything the epoch changes, to restore if it diverges
+        state = [self.W_, self.b_, self.c_, *(model.velocity or ()), model.chain]
+        saved = [None if p is None else p.copy() for p in state]
+        update = _fast.Update(
             k=self.k,
             learning_rate=float(self.learning_rate),
             momentum=float(self.momentum),
             weight_decay=float(self.weight_decay),
-            velocity=self._velocity,
-            chain=self._chain,
+        )
+        stats = _fast.train_epoch(
+            X,
+            model,
+            update,
             batch_size=self.batch_size,
             batch_split=self.batch_split,
             shuffle=bool(self.shuffle),
@@ -370,17 +351,12 @@ class RBM:
         )
         epoch = self.history_["epoch"][-1] + 1 if self.history_["epoch"] else 0
         self.history_["epoch"].append(epoch)
-        for key in _HISTORY_KEYS[1:]:
+        for key in HISTORY_KEYS[1:]:
             self.history_[key].append(float(stats[key]))
         if stats["diverged"]:
-            for p, s in zip((self.W_, self.b_, self.c_), saved, strict=True):
-                p[...] = s
-            velocity, chain = saved_state
-            if velocity is not None:
-                for p, s in zip(self._velocity, velocity, strict=True):
+            for p, s in zip(state, saved, strict=True):
+                if p is not None:
                     p[...] = s
-            if chain is not None:
-                self._chain[...] = chain
             raise FloatingPointError(
                 f"training diverged in epoch {epoch} (learning_rate={self.learning_rate!r}): "
                 "the weights, the pseudo-likelihood or the reconstruction error became "
@@ -411,7 +387,7 @@ class RBM:
             If training diverges (see the class docstring).
         """
         self._check_hyperparameters()
-        for name in ("W_", "b_", "c_", "n_features_in_", "history_"):
+        for name in ("W_", "b_", "c_", "n_features_in_", "history_", "chains_", "velocity_"):
             self.__dict__.pop(name, None)
         X = self._check_X(X)
         rng = self._rng = as_rng(self.random_state)
@@ -542,12 +518,7 @@ class RBM:
         """
         self._check_fitted("score_samples")
         v = self._check_X(X)
-        W, b = self.W_, self.b_
-        rows = np.arange(len(v))
-        cols = _random_units(self._method_rng(rng), W.shape[0], len(v))
-        pre = v @ W + self.c_
-        delta = _flip_delta_free_energy(v, pre, _softplus(pre).sum(axis=1), rows, cols, W, b)
-        return -W.shape[0] * _softplus(-delta)
+        return pseudo_likelihood(v, self.W_, self.b_, self.c_, rng=self._method_rng(rng))
 
     def gibbs(self, v, k=1, rng=None):
         """Run ``k`` block-Gibbs steps v -> h -> v from each row of ``v``; return binary v.
@@ -565,8 +536,8 @@ class RBM:
         self._check_fitted("gibbs")
         v = self._check_X(v, "v")
         k = check_positive_int(k, "k")
-        with _single_threaded_blas():
-            return _gibbs_chain(v, self.W_, self.b_, self.c_, k, self._method_rng(rng))[0]
+        with _fast.single_threaded_blas():  # many small products, as in training
+            return gibbs(v, self.W_, self.b_, self.c_, k=k, rng=self._method_rng(rng))
 
     def reconstruct(self, X):
         r"""Mean-field reconstruction: v -> P(h | v) -> P(v | h), probabilities throughout.
@@ -609,21 +580,23 @@ class RBM:
         p0 = np.full((n_samples, W.shape[0]), 0.5, dtype=W.dtype)
         if start == "bias":
             p0[...] = _sigmoid(b)
-        with _single_threaded_blas():  # many small products, as in training
-            v = _sample_bernoulli(p0, rng)
+        with _fast.single_threaded_blas():  # many small products, as in training
+            v = sample_bernoulli(p0, rng)
+            if not probabilities:
+                return gibbs(v, W, b, c, k=n_steps, rng=rng)
             if n_steps > 1:
-                v = _gibbs_chain(v, W, b, c, n_steps - 1, rng)[0]
-            h = _sample_bernoulli(_h_given_v(v, W, c), rng)
-            pv = _v_given_h(h, W, b)
-            return pv if probabilities else _sample_bernoulli(pv, rng)
+                v = gibbs(v, W, b, c, k=n_steps - 1, rng=rng)
+            # the last step's P(v | h) instead of its visible sample
+            return _v_given_h(sample_bernoulli(_h_given_v(v, W, c), rng), W, b)
 
     # ------------------------------------------------------------------ persistence
 
     def save(self, path):
         """Save hyper-parameters, learned arrays and history to an ``.npz`` file, atomically.
 
-        No pickle: arrays, and the hyper-parameters as a JSON string. A
-        ``random_state`` that is a Generator is saved as None.
+        No pickle: arrays, and the hyper-parameters as a JSON string (the
+        layout of :func:`rbm.io.save_rbm`). A ``random_state`` that is a
+        Generator is saved as None.
 
         Parameters
         ----------
@@ -631,27 +604,11 @@ class RBM:
             Written exactly as given (no suffix is added).
         """
         self._check_fitted("save")
-        path = Path(path)
         params = self.get_params()
         if isinstance(params["random_state"], np.random.Generator):
             params["random_state"] = None
-        arrays = {
-            "format": np.array(_FORMAT_NAME),
-            "format_version": np.array(FORMAT_VERSION),
-            "params": np.array(json.dumps(params, sort_keys=True)),
-            "W_": self.W_,
-            "b_": self.b_,
-            "c_": self.c_,
-        }
-        for key in _HISTORY_KEYS:
-            dtype = np.int64 if key == "epoch" else np.float64
-            arrays[f"history_{key}"] = np.asarray(self.history_[key], dtype=dtype)
-        if getattr(self, "_chain", None) is not None:
-            arrays["state_chain"] = self._chain
-        if getattr(self, "_velocity", None) is not None:
-            for name, v in zip("Wbc", self._velocity, strict=True):
-                arrays[f"state_velocity_{name}"] = v
-        atomic_savez(path, **arrays)
+        state = {"W": self.W_, "b": self.b_, "c": self.c_, "history": self.history_}
+        save_rbm(path, params, **state, chains=self.chains_, velocity=self.velocity_)
 
     @classmethod
     def load(cls, path):
@@ -663,59 +620,10 @@ class RBM:
             If the file is not an RBM file, has another format version, lacks
             a key, or holds arrays of the wrong shape.
         """
-        path = Path(path)
-        try:
-            data = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise
-        except (ValueError, OSError) as exc:
-            raise ValueError(
-                f"{path} is not an RBM file (.npz written by RBM.save): {exc}"
-            ) from exc
-        if not hasattr(data, "files"):
-            raise ValueError(f"{path} is a single .npy array, not an RBM file written by RBM.save")
-        with data:
-            files = set(data.files)
-            if "format" not in files or str(data["format"]) != _FORMAT_NAME:
-                raise ValueError(f"{path} is not an RBM file: no format marker {_FORMAT_NAME!r}")
-            version = int(data["format_version"]) if "format_version" in files else None
-            if version != FORMAT_VERSION:
-                raise ValueError(
-                    f"{path} has RBM format version {version}; this version of rbm reads "
-                    f"version {FORMAT_VERSION}"
-                )
-            required = {"params", "W_", "b_", "c_"} | {f"history_{k}" for k in _HISTORY_KEYS}
-            missing = sorted(required - files)
-            if missing:
-                raise ValueError(f"{path} is missing the keys {missing}")
-            params = json.loads(str(data["params"]))
-            unknown = set(params) - set(cls._param_names())
-            if unknown or set(cls._param_names()) - set(params):
-                raise ValueError(
-                    f"{path} has hyper-parameters {sorted(params)} that do not match RBM's "
-                    f"{cls._param_names()}"
-                )
-            model = cls(**params)
-            W, b, c = data["W_"], data["b_"], data["c_"]
-            if W.ndim != 2 or W.shape[1] != model.n_hidden:
-                raise ValueError(
-                    f"{path}: W_ has shape {W.shape}, expected (n_visible, {model.n_hidden})"
-                )
-            if b.shape != (W.shape[0],) or c.shape != (W.shape[1],):
-                raise ValueError(
-                    f"{path}: b_ {b.shape} and c_ {c.shape} do not match W_ {W.shape}"
-                )
-            if not _params_ok(W, b, c):
-                raise ValueError(f"{path}: the parameters are not finite")
-            history = {k: data[f"history_{k}"].tolist() for k in _HISTORY_KEYS}
-            if len({len(v) for v in history.values()}) != 1:
-                raise ValueError(f"{path}: the history lists have different lengths")
-            model.W_, model.b_, model.c_ = W, b, c
-            model.n_features_in_ = int(W.shape[0])
-            model.history_ = history
-            model._chain = data["state_chain"] if "state_chain" in files else None
-            if {f"state_velocity_{n}" for n in "Wbc"} <= files:
-                model._velocity = tuple(data[f"state_velocity_{n}"] for n in "Wbc")
-            else:
-                model._velocity = None
+        saved = load_rbm(path, cls._param_names())
+        model = cls(**saved["params"])
+        model.W_, model.b_, model.c_ = saved["W"], saved["b"], saved["c"]
+        model.n_features_in_ = int(saved["W"].shape[0])
+        model.history_ = saved["history"]
+        model.chains_, model.velocity_ = saved["chains"], saved["velocity"]
         return model

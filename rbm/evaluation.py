@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
+from ._random import _random_units
 from ._validation import as_rng, check_params, check_visible
 from .core import _free_energy, _sigmoid, _softplus
-from .sampling import _random_units
 
 __all__ = [
     "MAX_EXACT_UNITS",

@@ -18,12 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
+from .training import params_ok
+
 __all__ = [
     "atomic_savez",
     "atomic_write",
     "atomic_write_json",
     "atomic_write_text",
     "find_results",
+    "load_rbm",
+    "save_rbm",
 ]
 
 
@@ -69,9 +73,16 @@ def atomic_write_text(path, text: str) -> Path:
     return atomic_write(path, text.encode("utf-8"))
 
 
-def atomic_write_json(path, obj, indent: int = 1) -> Path:
-    """Write ``obj`` as JSON (sorted keys, trailing newline) to ``path`` atomically."""
-    return atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=True) + "\n")
+def atomic_write_json(
+    path, obj, indent: int = 1, sort_keys: bool = True, allow_nan: bool = True
+) -> Path:
+    """Write ``obj`` as JSON (with a trailing newline) to ``path`` atomically.
+
+    Keys are sorted unless ``sort_keys`` is False (then they keep their order);
+    with ``allow_nan=False``, NaN and infinities raise ``ValueError``.
+    """
+    text = json.dumps(obj, indent=indent, sort_keys=sort_keys, allow_nan=allow_nan)
+    return atomic_write_text(path, text + "\n")
 
 
 def atomic_savez(path, compressed: bool = False, **arrays) -> Path:
@@ -110,3 +121,132 @@ def find_results(name) -> Path:
         "of the repository, or regenerate it with the script in scripts/ or benchmarks/ "
         "that writes it (each chapter says which)"
     )
+
+
+# ----------------------------------------------------------------------------- saved models
+
+#: Version of the ``.npz`` layout written by :func:`save_rbm` (and :meth:`rbm.RBM.save`).
+FORMAT_VERSION = 1
+_FORMAT_NAME = "rbm.RBM"
+#: The per-epoch lists of :attr:`rbm.RBM.history_`, in this order.
+HISTORY_KEYS = (
+    "epoch",
+    "pseudo_likelihood",
+    "pseudo_likelihood_article_scale",
+    "reconstruction_error",
+    "time",
+)
+
+
+def save_rbm(path, params, W, b, c, history, chains=None, velocity=None) -> Path:
+    """Write a fitted RBM to an ``.npz`` file atomically, without pickle.
+
+    Parameters
+    ----------
+    path : str or Path
+        Written exactly as given (no suffix is added).
+    params : dict
+        The hyper-parameters, stored as a JSON string.
+    W, b, c : ndarrays
+    history : dict of lists
+        The lists named by :data:`HISTORY_KEYS`.
+    chains : ndarray, optional
+        Persistent chains, stored as ``state_chain``.
+    velocity : (ndarray, ndarray, ndarray), optional
+        Momentum's velocity, stored as ``state_velocity_W``, ``_b``, ``_c``.
+
+    Returns
+    -------
+    Path
+    """
+    arrays = {
+        "format": np.array(_FORMAT_NAME),
+        "format_version": np.array(FORMAT_VERSION),
+        "params": np.array(json.dumps(params, sort_keys=True)),
+        "W_": W,
+        "b_": b,
+        "c_": c,
+    }
+    for key in HISTORY_KEYS:
+        dtype = np.int64 if key == "epoch" else np.float64
+        arrays[f"history_{key}"] = np.asarray(history[key], dtype=dtype)
+    if chains is not None:
+        arrays["state_chain"] = chains
+    if velocity is not None:
+        for name, v in zip("Wbc", velocity, strict=True):
+            arrays[f"state_velocity_{name}"] = v
+    return atomic_savez(Path(path), **arrays)
+
+
+def load_rbm(path, param_names):
+    """Read a file written by :func:`save_rbm`, checking its format, keys and shapes.
+
+    Parameters
+    ----------
+    path : str or Path
+    param_names : list of str
+        The hyper-parameters the file must hold, no more and no fewer.
+
+    Returns
+    -------
+    dict
+        "params", "W", "b", "c", "history", "chains" (or None), "velocity" (or None).
+
+    Raises
+    ------
+    ValueError
+        If the file is not an RBM file, has another format version, lacks
+        a key, or holds arrays of the wrong shape or non-finite parameters.
+    """
+    path = Path(path)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"{path} is not an RBM file (.npz written by RBM.save): {exc}") from exc
+    if not hasattr(data, "files"):
+        raise ValueError(f"{path} is a single .npy array, not an RBM file written by RBM.save")
+    with data:
+        files = set(data.files)
+        if "format" not in files or str(data["format"]) != _FORMAT_NAME:
+            raise ValueError(f"{path} is not an RBM file: no format marker {_FORMAT_NAME!r}")
+        version = int(data["format_version"]) if "format_version" in files else None
+        if version != FORMAT_VERSION:
+            raise ValueError(
+                f"{path} has RBM format version {version}; this version of rbm reads "
+                f"version {FORMAT_VERSION}"
+            )
+        required = {"params", "W_", "b_", "c_"} | {f"history_{k}" for k in HISTORY_KEYS}
+        missing = sorted(required - files)
+        if missing:
+            raise ValueError(f"{path} is missing the keys {missing}")
+        params = json.loads(str(data["params"]))
+        if set(params) != set(param_names):
+            raise ValueError(
+                f"{path} has hyper-parameters {sorted(params)} that do not match RBM's "
+                f"{sorted(param_names)}"
+            )
+        W, b, c = data["W_"], data["b_"], data["c_"]
+        n_hidden = params.get("n_hidden")
+        if W.ndim != 2 or W.shape[1] != n_hidden:
+            raise ValueError(f"{path}: W_ has shape {W.shape}, expected (n_visible, {n_hidden})")
+        if b.shape != (W.shape[0],) or c.shape != (W.shape[1],):
+            raise ValueError(f"{path}: b_ {b.shape} and c_ {c.shape} do not match W_ {W.shape}")
+        if not params_ok(W, b, c):
+            raise ValueError(f"{path}: the parameters are not finite")
+        history = {k: data[f"history_{k}"].tolist() for k in HISTORY_KEYS}
+        if len({len(v) for v in history.values()}) != 1:
+            raise ValueError(f"{path}: the history lists have different lengths")
+        velocity = None
+        if {f"state_velocity_{n}" for n in "Wbc"} <= files:
+            velocity = tuple(data[f"state_velocity_{n}"] for n in "Wbc")
+        return {
+            "params": params,
+            "W": W,
+            "b": b,
+            "c": c,
+            "history": history,
+            "chains": data["state_chain"] if "state_chain" in files else None,
+            "velocity": velocity,
+        }

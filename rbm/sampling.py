@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
+from ._random import _draw_key, _uniforms
 from ._validation import (
     as_float_array,
     as_rng,
@@ -16,75 +13,13 @@ from ._validation import (
 )
 from .core import _h_given_v, _v_given_h
 
-__all__ = ["cd_k", "gibbs", "pcd_k", "sample_bernoulli"]
-
-
-#: SplitMix64 (Steele, Lea and Flood 2014): the counter's step, 2^64 over the golden
-#: ratio, and the two multipliers of its output mix (Stafford's "variant 13").
-_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
-#: Bits kept of each 64-bit output: as many as the dtype's significand holds, so
-#: that the uniform is exact in it (float32: 24 bits, float64: 53 bits).
-_UNIFORM_BITS = {np.dtype(np.float32): 24, np.dtype(np.float64): 53}
-
-
-def _draw_key(rng):
-    """One 64-bit key from ``rng``: the only draw a batch of uniforms takes from it.
-
-    The bit generator's next raw output: the same number as
-    ``rng.integers(0, 2**64, dtype=np.uint64)``, at a tenth of the cost.
-    """
-    return np.uint64(rng.bit_generator.random_raw())
-
-
-def _splitmix64(key, n):
-    """SplitMix64's first ``n`` outputs from seed ``key``: mix(key + i gamma), i = 1..n.
-
-    Output i depends on ``key`` and ``i`` alone (a counter-based generator), so
-    any block of it can be computed independently, in any order, and in a
-    compiled loop with no state to carry (:mod:`rbm._kernels` does).
-    """
-    z = np.arange(1, n + 1, dtype=np.uint64)
-    z *= _GAMMA  # uint64 arrays wrap around modulo 2^64, as the algorithm wants
-    z += key
-    z ^= z >> np.uint64(30)
-    z *= _MIX1
-    z ^= z >> np.uint64(27)
-    z *= _MIX2
-    z ^= z >> np.uint64(31)
-    return z
-
-
-def _uniforms(key, shape, dtype):
-    """Uniforms on [0, 1) from key: the top 24 (float32) or 53 (float64) bits of SplitMix64."""
-    dtype = np.dtype(dtype)
-    bits = _UNIFORM_BITS[dtype]
-    z = _splitmix64(key, math.prod(shape)) >> np.uint64(64 - bits)
-    return (z.astype(dtype) * dtype.type(2.0**-bits)).reshape(shape)
-
-
-def _random_units(rng, n_units, size):
-    """``size`` unit indices in 0 .. n_units - 1, from one key of ``rng``."""
-    return _units_from_key(_draw_key(rng), n_units, size)
-
-
-def _units_from_key(key, n_units, size):
-    """Unit indices from ``key`` by Lemire's multiply-shift of SplitMix64's outputs.
-
-    Index r is floor(z_r n / 2^32) with z_r the top 32 bits of output r + 1:
-    each unit comes up with probability within n_units / 2^32 of 1 / n_units
-    (2e-7 for 784).
-    """
-    z = _splitmix64(key, size) >> np.uint64(32)
-    return ((z * np.uint64(n_units)) >> np.uint64(32)).astype(np.intp)
+__all__ = ["cd_k", "gibbs", "pcd_k", "phase_difference", "sample_bernoulli"]
 
 
 def _sample_bernoulli(p, rng):
     # One key from rng, then one counter-based uniform per unit in p's dtype:
     # cheap to draw (a few integer operations), and a compiled kernel
-    # (rbm._kernels) reproduces it exactly, fused with the sigmoid.
+    # (rbm._fast) reproduces it exactly, fused with the sigmoid.
     return (_uniforms(_draw_key(rng), p.shape, p.dtype) < p).astype(p.dtype)
 
 
@@ -100,12 +35,71 @@ def _gibbs_chain(v, W, b, c, k, rng):
     return v, _h_given_v(v, W, c)
 
 
+def _gibbs(v, W, b, c, k, rng):
+    """:func:`gibbs` for checked arrays: the visible states after ``k`` steps."""
+    return _gibbs_chain(v, W, b, c, k, rng)[0]
+
+
 def _phase_difference(v_pos, ph_pos, v_neg, ph_neg):
     """Batch means of v h^T, v and h: positive statistics minus negative ones."""
     dW = v_pos.T @ ph_pos / len(v_pos) - v_neg.T @ ph_neg / len(v_neg)
     db = v_pos.mean(axis=0) - v_neg.mean(axis=0)
     dc = ph_pos.mean(axis=0) - ph_neg.mean(axis=0)
     return dW, db, dc
+
+
+def phase_difference(v_pos, ph_pos, v_neg, ph_neg):
+    r"""Positive statistics minus negative ones: the body of every CD-style estimate.
+
+    .. math::
+
+        \Delta W = \langle \mathbf v\, P(\mathbf h \mid \mathbf v)^\top \rangle_\text{pos}
+                 - \langle \mathbf v\, P(\mathbf h \mid \mathbf v)^\top \rangle_\text{neg},
+        \quad
+        \Delta \mathbf b = \langle \mathbf v \rangle_\text{pos}
+                         - \langle \mathbf v \rangle_\text{neg},
+        \quad
+        \Delta \mathbf c = \langle P(\mathbf h \mid \mathbf v) \rangle_\text{pos}
+                         - \langle P(\mathbf h \mid \mathbf v) \rangle_\text{neg},
+
+    each :math:`\langle\cdot\rangle` a mean over its rows. :func:`cd_k` and
+    :func:`pcd_k` (and :func:`rbm.pt_gradient`) differ only in where the
+    negative states come from.
+
+    Parameters
+    ----------
+    v_pos : array_like, shape (n_pos, n_visible)
+        The data.
+    ph_pos : array_like, shape (n_pos, n_hidden)
+        P(h | v_pos).
+    v_neg : array_like, shape (n_neg, n_visible)
+        The chains' visible states.
+    ph_neg : array_like, shape (n_neg, n_hidden)
+        P(h | v_neg).
+
+    Returns
+    -------
+    dW : ndarray, shape (n_visible, n_hidden)
+    db : ndarray, shape (n_visible,)
+    dc : ndarray, shape (n_hidden,)
+    """
+    arrays = []
+    for name, x in (("v_pos", v_pos), ("ph_pos", ph_pos), ("v_neg", v_neg), ("ph_neg", ph_neg)):
+        arrays.append(check_unit_interval(as_float_array(x, name, ndim=2), name))
+    v_pos, ph_pos, v_neg, ph_neg = arrays
+    for (a, b), (na, nb) in (
+        ((v_pos, ph_pos), ("v_pos", "ph_pos")),
+        ((v_neg, ph_neg), ("v_neg", "ph_neg")),
+    ):
+        if len(a) != len(b):
+            raise ValueError(f"{na} and {nb} must have as many rows, got {len(a)} and {len(b)}")
+    if v_pos.shape[1] != v_neg.shape[1] or ph_pos.shape[1] != ph_neg.shape[1]:
+        raise ValueError(
+            "the positive and negative arrays must have the same widths, got "
+            f"{v_pos.shape[1]}/{v_neg.shape[1]} visible and {ph_pos.shape[1]}/{ph_neg.shape[1]} "
+            "hidden units"
+        )
+    return _phase_difference(v_pos, ph_pos, v_neg, ph_neg)
 
 
 def sample_bernoulli(p, rng=None):
@@ -116,7 +110,7 @@ def sample_bernoulli(p, rng=None):
     ``rng``, and :math:`u_i` is the top 24 (float32) or 53 (float64) bits of
     SplitMix64's output :math:`i + 1` from that key. So a whole batch costs one
     draw from ``rng`` and a few integer operations per unit, and a compiled
-    loop can compute any :math:`u_i` on its own (see ``rbm/_kernels.py``).
+    loop can compute any :math:`u_i` on its own (see ``rbm/_random.py``).
 
     Parameters
     ----------
@@ -164,7 +158,7 @@ def gibbs(v, W, b, c, k=1, rng=None):
     W, b, c = check_params(W, b, c)
     v = check_visible(v, W)
     k = check_positive_int(k, "k")
-    return _gibbs_chain(v, W, b, c, k, as_rng(rng))[0]
+    return _gibbs(v, W, b, c, k, as_rng(rng))
 
 
 def cd_k(v, W, b, c, k=1, rng=None):

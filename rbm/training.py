@@ -1,50 +1,44 @@
-"""The per-epoch training kernel behind :class:`rbm.RBM` (private: no input checks).
+"""Training a binary RBM: initialisation, mini-batches, and the epoch loop of CD-k or PCD-k.
 
-One call to :func:`_train_epoch` runs one pass of CD-k or PCD-k over the
-mini-batches of ``X`` and updates the parameters in place. It computes exactly
-what :func:`rbm.cd_k` and :func:`rbm.pcd_k` compute, but fast:
-
-- everything stays in the parameters' dtype (float32 by default), including
-  the uniform numbers behind every Bernoulli draw;
-- every intermediate lives in a buffer allocated once per epoch, and every
-  step writes into it (``np.matmul(..., out=)``, ``tanh(x, out=x)``);
-- the positive and negative statistics are stacked, so that the weight
-  gradient is one matrix product ``[v; v_neg]^T [P(h|v)/m; -P(h|v_neg)/n]``
-  and the bias gradients are two matrix-vector products;
-- the per-batch pseudo-likelihood reuses the positive phase's ``v W + c``:
-  flipping one unit moves the pre-activations by one row of ``W``, so no
-  second matrix product is needed (:func:`rbm._kernels.flip_log_sigma`).
-
-Random numbers are drawn from ``rng`` in the same order and with the same
-shapes and dtype as :func:`rbm.sampling._gibbs_chain` draws them (for each of
-the ``k`` steps: uniforms for h, then uniforms for v), and only then the flipped
-unit of each row for the pseudo-likelihood. Given generators in the same state,
-one batch here therefore makes the same update as ``cd_k``/``pcd_k`` followed by
-``W += learning_rate * dW``, up to float rounding; the tests check this.
+This is the loop the book teaches (chapter 8), written with the package's
+public functions: each mini-batch takes the gradient estimate of
+:func:`rbm.cd_k` or :func:`rbm.pcd_k`, adds weight decay and momentum, and
+steps the parameters. Every trainer in the repository runs it: :class:`rbm.RBM`
+(through the fast engine :mod:`rbm._fast`, which makes the same random draws
+and the same updates up to float rounding, and which the tests compare with
+this loop), :func:`rbm.train_centered`, and the scripts behind chapters 9-13.
 """
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import itertools
 import math
 import time
 
 import numpy as np
 
-from ._kernels import add_and_halve_, flip_log_sigma, sample_from_tanh_, scale_rows_
-from .sampling import _draw_key
+from ._validation import as_float_array, as_rng, check_positive_int
+from .core import h_given_v, v_given_h
+from .evaluation import pseudo_likelihood
+from .sampling import cd_k, pcd_k, sample_bernoulli
 
-try:  # optional: installed with scikit-learn
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover
-    threadpool_limits = None
+__all__ = [
+    "MAX_ABS_WEIGHT",
+    "MIN_PL_PER_UNIT",
+    "batch_slices",
+    "init_chains",
+    "init_params",
+    "momentum_at",
+    "params_ok",
+    "train",
+    "train_epoch",
+]
 
 #: Weights larger than this in absolute value count as a diverged run. Trained
 #: MNIST models have |w| of a few units; 1e4 is far outside anything useful,
 #: and still far from float32 overflow in a 784-term pre-activation.
 MAX_ABS_WEIGHT = 1e4
-
 
 #: An epoch whose mean pseudo-likelihood per visible unit is below this counts as
 #: diverged: log(1/4), i.e. the model predicts each unit from the others worse
@@ -52,165 +46,142 @@ MAX_ABS_WEIGHT = 1e4
 #: on geometric average. Healthy training only climbs from log(1/2).
 MIN_PL_PER_UNIT = math.log(0.25)
 
+INITS = ("xavier", "normal")
+VISIBLE_BIAS_INITS = ("zeros", "marginals")
+CHAIN_STARTS = ("data", "uniform", "marginals")
+BATCH_SPLITS = ("fixed", "array_split", "drop_last")
 
-def _single_threaded_blas():
-    """Run BLAS on one thread inside the block (when threadpoolctl is installed).
 
-    A mini-batch's products are small (64 x 784 x 64 is 3 MFLOP): a second BLAS
-    thread saves little on an idle machine, and on a busy one its
-    synchronisation made an epoch many times slower (measured: 20x on 2 shared
-    cores). Limiting threads does not change the results.
+def _check_choice(value, name, allowed):
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+
+
+def init_params(X, n_hidden, init="xavier", visible_bias_init="zeros", rng=None, dtype=None):
+    r"""Initial parameters of an RBM for the data ``X``.
+
+    - ``init="xavier"``: :math:`w_{ij}` uniform in
+      :math:`\pm\sqrt{6 / (n_\text{visible} + n_\text{hidden})}` (the source article);
+      ``"normal"``: :math:`w_{ij} \sim \mathcal N(0, 0.01^2)` (Hinton 2010).
+    - ``visible_bias_init="zeros"``: :math:`\mathbf b = 0`; ``"marginals"``:
+      :math:`b_i = \log(p_i / (1 - p_i))` with :math:`p_i` the mean of column
+      :math:`i` of ``X`` clipped to [1e-3, 1 - 1e-3], so that the untrained
+      model already has the data's marginals.
+    - :math:`\mathbf c = 0`.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_samples, n_visible)
+        Training data in [0, 1] (only its marginals and width are read).
+    n_hidden : int
+    init : {"xavier", "normal"}, default "xavier"
+    visible_bias_init : {"zeros", "marginals"}, default "zeros"
+    rng : int, numpy.random.Generator or None
+        ``W`` takes ``n_visible * n_hidden`` draws from it.
+    dtype : dtype, optional
+        Of the returned arrays; ``X``'s dtype by default.
+
+    Returns
+    -------
+    W : ndarray, shape (n_visible, n_hidden)
+    b : ndarray, shape (n_visible,)
+    c : ndarray, shape (n_hidden,)
     """
-    if threadpool_limits is None:  # pragma: no cover
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+    _check_choice(init, "init", INITS)
+    _check_choice(visible_bias_init, "visible_bias_init", VISIBLE_BIAS_INITS)
+    rng = as_rng(rng)
+    n_visible = X.shape[1]
+    if init == "xavier":
+        a = math.sqrt(6.0 / (n_visible + n_hidden))
+        W = rng.uniform(-a, a, size=(n_visible, n_hidden))
+    else:
+        W = rng.normal(0.0, 0.01, size=(n_visible, n_hidden))
+    if visible_bias_init == "marginals":
+        p = np.clip(X.mean(axis=0, dtype=np.float64), 1e-3, 1 - 1e-3)
+        b = np.log(p / (1 - p))
+    else:
+        b = np.zeros(n_visible)
+    dtype = X.dtype if dtype is None else np.dtype(dtype)
+    return W.astype(dtype), b.astype(dtype), np.zeros(n_hidden, dtype=dtype)
 
 
-class _Buffers:
-    """Work arrays for batches of at most ``max_batch`` rows and ``n_chains`` negative rows."""
+def init_chains(X, n_chains, start="data", rng=None):
+    """Visible states of ``n_chains`` persistent chains (PCD), in ``X``'s dtype.
 
-    def __init__(self, n_visible, n_hidden, max_batch, n_chains, dtype):
-        rows = max_batch + n_chains
-        n = max(max_batch, n_chains)
-        self.V = np.zeros((rows, n_visible), dtype)  # [v ; v_neg]
-        self.PH = np.zeros((rows, n_hidden), dtype)  # tanh, then [lr P(h|v)/m ; -lr P(h|v_neg)/n]
-        self.pre = np.zeros((max_batch, n_hidden), dtype)  # v W + c of the data
-        self.h = np.zeros((n, n_hidden), dtype)  # sampled hidden states
-        self.t = np.zeros((n, n_visible), dtype)  # tanh((h W^T + b) / 2)
-        self.th_chain = np.zeros((n_chains, n_hidden), dtype)
-        self.ones = np.ones(rows, dtype)
-        self.weights = np.zeros(rows, dtype)
-        self._weights_for = None
-        self.dW = np.zeros((n_visible, n_hidden), dtype)
-        self.db = np.zeros(n_visible, dtype)
-        self.dc = np.zeros(n_hidden, dtype)
-        self.flip = np.zeros((2 * max_batch, n_hidden), dtype)  # pseudo-likelihood work space
-        self.tail = np.zeros((2 * max_batch, n_hidden), dtype)
-        self.cols = np.zeros(max_batch, np.intp)  # the unit each row flips
+    Parameters
+    ----------
+    X : ndarray, shape (n_samples, n_visible)
+    n_chains : int
+    start : {"data", "uniform", "marginals"}, default "data"
+        "data": copies of the first ``n_chains`` rows of ``X`` (at most all of
+        them; no draw); "uniform": Bernoulli(1/2) states; "marginals":
+        Bernoulli(:math:`p_i`) states, :math:`p_i` the mean of column i of ``X``.
+        The last two take ``n_chains * n_visible`` uniforms from ``rng``.
+    rng : int, numpy.random.Generator or None
 
-    def step_weights(self, m, n_neg, learning_rate):
-        """[lr/m (m times) ; -lr/n_neg (n_neg times)]: each row's weight in the step."""
-        if self._weights_for != (m, n_neg, learning_rate):
-            self.weights[:m] = learning_rate / m
-            self.weights[m : m + n_neg] = -learning_rate / n_neg
-            self._weights_for = (m, n_neg, learning_rate)
-        return self.weights[: m + n_neg]
+    Returns
+    -------
+    ndarray, shape (n_chains, n_visible)
+    """
+    _check_choice(start, "start", CHAIN_STARTS)
+    if start == "data":
+        return np.array(X[: min(n_chains, len(X))], dtype=X.dtype)
+    p = 0.5 if start == "uniform" else X.mean(axis=0)
+    return (as_rng(rng).random((n_chains, X.shape[1])) < p).astype(X.dtype)
 
 
-def _batch_slices(n_samples, batch_size, split):
-    """(start, stop) of each batch: "fixed" size (last one smaller) or ``np.array_split``."""
+def batch_slices(n_samples, batch_size, split="fixed"):
+    """(start, stop) of each mini-batch of an epoch.
+
+    Parameters
+    ----------
+    n_samples, batch_size : int
+    split : {"fixed", "array_split", "drop_last"}, default "fixed"
+        "fixed": batches of ``batch_size`` rows, the last one smaller;
+        "array_split": the ``ceil(n_samples / batch_size)`` near-equal batches
+        of ``np.array_split``, the larger ones first (the source article's);
+        "drop_last": batches of ``batch_size`` rows, without the smaller last one.
+
+    Returns
+    -------
+    list of (int, int)
+    """
+    _check_choice(split, "batch_split", BATCH_SPLITS)
     if split == "array_split":
         n_batches = -(-n_samples // batch_size)
         sizes = np.full(n_batches, n_samples // n_batches)
         sizes[: n_samples % n_batches] += 1  # np.array_split puts the larger ones first
         edges = np.concatenate([[0], np.cumsum(sizes)])
+    elif split == "drop_last":
+        edges = np.arange(0, n_samples // batch_size + 1) * batch_size
     else:
         edges = np.append(np.arange(0, n_samples, batch_size), n_samples)
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
 
 
-def _half_tanh(x, weights, bias, out):
-    """out = tanh((x weights + bias) / 2), from which the conditional is (1 + out) / 2.
+def momentum_at(momentum, epoch, switch=5):
+    """The momentum of epoch ``epoch`` (counted from 0) under a schedule.
 
-    ``_half_tanh(v, W, c, out)`` gives P(h | v), ``_half_tanh(h, W.T, b, out)``
-    P(v | h). The sigmoid through tanh never overflows, and numpy's float32
-    ``tanh`` is vectorised: several times faster than
-    :func:`scipy.special.expit`, which it matches to 1e-7. The kernels finish
-    the sigmoid where they read it.
+    Parameters
+    ----------
+    momentum : float or (float, float)
+        A constant, or ``(initial, final)``: ``initial`` for the first
+        ``switch`` epochs, then ``final`` (Hinton 2010: 0.5, then 0.9 once the
+        large early changes are over).
+    epoch, switch : int
+
+    Returns
+    -------
+    float
     """
-    np.matmul(x, weights, out=out)
-    return np.tanh(add_and_halve_(out, bias), out=out)
+    if np.ndim(momentum) == 0:
+        return float(momentum)
+    initial, final = momentum
+    return float(initial if epoch < switch else final)
 
 
-def _negative_phase(th_start, W, b, c, k, buf, v_out, th_out, rng, data=None, data_copy=None):
-    """k Gibbs steps from the hidden side: ``th_start`` = tanh(P(h|v)'s pre-activation / 2).
-
-    Writes the last sampled visible state into ``v_out`` and its tanh form into
-    ``th_out``. Draws, for each step, a key for h then a key for v, as
-    :func:`rbm.sampling._gibbs_chain` does. If ``data`` is given, returns the
-    squared error of the first step's P(v | h) against it (the reconstruction
-    error), else 0.0; ``data_copy`` then receives a copy of ``data``.
-    """
-    n = len(th_start)
-    h, t = buf.h[:n], buf.t[:n]
-    th = th_start
-    sq_err = 0.0
-    for step in range(k):
-        sample_from_tanh_(th, _draw_key(rng), h)
-        _half_tanh(h, W.T, b, t)
-        if step == 0 and data is not None:
-            sq_err = sample_from_tanh_(t, _draw_key(rng), v_out, data, ref_copy=data_copy)
-        else:
-            sample_from_tanh_(t, _draw_key(rng), v_out)
-        th = _half_tanh(v_out, W, c, th_out)
-    return sq_err
-
-
-def _train_batch(v, W, b, c, k, learning_rate, momentum, weight_decay, velocity, chain, buf, rng):
-    """One CD-k (``chain is None``) or PCD-k update on the batch ``v``, in place.
-
-    Returns (sum over rows of log sigma(F(v~) - F(v)), sum of squared
-    reconstruction errors), both for the parameters *before* the update.
-    """
-    m = len(v)
-    n_neg = m if chain is None else len(chain)
-    V = buf.V[: m + n_neg]
-    PH = buf.PH[: m + n_neg]
-    v_pos, v_neg = V[:m], V[m:]
-    th_pos, th_neg = PH[:m], PH[m:]
-    pre = buf.pre[:m]
-
-    # positive phase: pre = v W + c is kept for the pseudo-likelihood
-    np.matmul(v, W, out=pre)
-    np.tanh(add_and_halve_(pre, c, th_pos), out=th_pos)
-
-    # negative phase, and the reconstruction error of P(v | h), h ~ P(h | v) of the data;
-    # v goes into the stacked V for the gradient on a pass that reads it anyway
-    if chain is None:
-        sq_err = _negative_phase(
-            th_pos, W, b, c, k, buf, v_neg, th_neg, rng, data=v, data_copy=v_pos
-        )
-    else:
-        np.copyto(v_pos, v)
-        th_chain = _half_tanh(chain, W, c, buf.th_chain[:n_neg])
-        _negative_phase(th_chain, W, b, c, k, buf, v_neg, th_neg, rng)
-        np.copyto(chain, v_neg)
-        h = buf.h[:m]
-        sample_from_tanh_(th_pos, _draw_key(rng), h)
-        recon = _half_tanh(h, W.T, b, buf.t[:m])
-        recon *= 0.5
-        recon += 0.5  # P(v | h) = (1 + tanh) / 2
-        recon -= v_pos
-        flat = recon.reshape(-1)
-        sq_err = float(np.dot(flat, flat))
-
-    # the pseudo-likelihood, with the parameters before the update (this reuses pre)
-    log_sigma = flip_log_sigma(v, pre, _draw_key(rng), W, b, buf.flip, buf.tail, buf.cols)
-
-    # step = learning_rate * gradient, stacked so that dW is one product and
-    # db, dc are two matrix-vector products; the learning rate rides on P(h|v)
-    weights = buf.step_weights(m, n_neg, learning_rate)  # [lr/m ... ; -lr/n ...]
-    scale_rows_(PH, weights)  # PH = weights * (1 + tanh) / 2 = weights * P(h | v)
-    np.matmul(V.T, PH, out=buf.dW)
-    np.matmul(weights, V, out=buf.db)
-    np.matmul(buf.ones[: m + n_neg], PH, out=buf.dc)
-    if weight_decay:
-        buf.dW -= (learning_rate * weight_decay) * W
-
-    # update: velocity = momentum * velocity + step; params += velocity (or += step)
-    if velocity is None:
-        W += buf.dW
-        b += buf.db
-        c += buf.dc
-    else:
-        for param, vel, step in zip((W, b, c), velocity, (buf.dW, buf.db, buf.dc), strict=True):
-            vel *= momentum
-            vel += step
-            param += vel
-    return log_sigma, sq_err
-
-
-def _params_ok(W, b, c):
+def params_ok(W, b, c):
+    """Are the parameters finite, with every :math:`|w_{ij}|` at most :data:`MAX_ABS_WEIGHT`?"""
     return bool(
         np.isfinite(W).all()
         and np.isfinite(b).all()
@@ -219,70 +190,289 @@ def _params_ok(W, b, c):
     )
 
 
-def _train_epoch(
+def contrastive_divergence(v, chain, W, b, c, k, rng):
+    """The CD-k (``chain`` None) or PCD-k estimate: the loop's default ``gradient``.
+
+    Returns ``((dW, db, dc), new_chain)``, ``new_chain`` None for CD-k.
+    """
+    if chain is None:
+        return cd_k(v, W, b, c, k=k, rng=rng), None
+    return pcd_k(v, chain, W, b, c, k=k, rng=rng)
+
+
+def _reconstruction_error(v, W, b, c, rng):
+    """Sum of squared errors of P(v | h), h ~ P(h | v): one draw from ``rng``."""
+    h = sample_bernoulli(h_given_v(v, W, c), rng)
+    d = v_given_h(h, W, b) - v
+    return float(np.dot(d.reshape(-1), d.reshape(-1)))
+
+
+def train_epoch(
     X,
     W,
     b,
     c,
     *,
-    k,
-    learning_rate,
-    momentum,
-    weight_decay,
-    velocity,
-    chain,
-    batch_size,
-    batch_split,
-    shuffle,
-    rng,
+    k=1,
+    learning_rate=0.1,
+    momentum=0.0,
+    weight_decay=0.0,
+    velocity=None,
+    chain=None,
+    batch_size=64,
+    batch_split="fixed",
+    shuffle=True,
+    monitor=True,
+    gradient=None,
+    on_update=None,
+    max_updates=None,
+    rng=None,
 ):
-    """One pass over ``X``, updating ``W``, ``b``, ``c`` (and ``velocity``, ``chain``) in place.
+    r"""One pass of CD-k or PCD-k over ``X``, updating the parameters in place.
+
+    For each mini-batch :math:`\mathbf v` (rows of ``X`` in a random order when
+    ``shuffle``), with :math:`(g_W, g_b, g_c)` the CD-k estimate
+    (:func:`rbm.cd_k`, ``chain`` None) or the PCD-k one (:func:`rbm.pcd_k`,
+    which also advances ``chain``):
+
+    .. math::
+
+        \Delta = \eta\,(g_W - \lambda W,\; g_b,\; g_c), \qquad
+        \mathbf u \leftarrow \mu\,\mathbf u + \Delta, \qquad
+        (W, \mathbf b, \mathbf c) \mathrel{+}= \mathbf u
+
+    (:math:`\eta` = ``learning_rate``, :math:`\lambda` = ``weight_decay``,
+    :math:`\mu` = ``momentum``, :math:`\mathbf u` = ``velocity``; without a
+    velocity the step is :math:`\Delta` itself).
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_samples, n_visible)
+        Training data in [0, 1], in the parameters' dtype.
+    W, b, c : ndarrays, shapes (n_visible, n_hidden), (n_visible,), (n_hidden,)
+        Updated in place.
+    k : int, default 1
+    learning_rate, momentum, weight_decay : float
+    velocity : (ndarray, ndarray, ndarray) or None
+        The momentum's running steps, shaped like ``W, b, c``, updated in place.
+    chain : ndarray, shape (n_chains, n_visible), or None
+        Persistent chains (PCD-k), advanced in place; None for CD-k.
+    batch_size : int, default 64
+    batch_split : {"fixed", "array_split", "drop_last"}, default "fixed"
+        See :func:`batch_slices`.
+    shuffle : bool, default True
+    max_updates : int, optional
+        Stop after this many mini-batches (the rest of the epoch is skipped).
+    monitor : bool, default True
+        Per batch, and with the parameters before its update, also estimate
+        the pseudo-likelihood (:func:`rbm.pseudo_likelihood`, one draw) and
+        the reconstruction error of :math:`P(\mathbf v \mid \mathbf h)`,
+        :math:`\mathbf h \sim P(\mathbf h \mid \mathbf v)` (with PCD-k, one
+        draw; CD-k's chain starts at the data, so its first step *is* such a
+        reconstruction, and the error is read off it by replaying that draw).
+    gradient : callable, optional
+        ``gradient(v, chain, W, b, c, k, rng) -> ((dW, db, dc), new_chain)``
+        in place of CD-k / PCD-k: for other estimates or transformed
+        gradients (e.g. centring, :func:`rbm.train_centered`).
+    on_update : callable, optional
+        ``on_update(step, W, b, c)``, called after each update with the step
+        that was added to the parameters (the velocity, or :math:`\Delta`).
+    rng : int, numpy.random.Generator or None
 
     Returns
     -------
     stats : dict
-        "pseudo_likelihood" (mean over batches of n_visible times the batch's
-        mean log sigma(F(v~) - F(v))), "pseudo_likelihood_article_scale" (the
-        same with the batch size in place of n_visible), "reconstruction_error"
-        (mean squared error of P(v | h), h ~ P(h | v)), "time" (seconds) and
-        "diverged" (bool: a statistic or a parameter became non-finite,
-        |W| exceeded :data:`MAX_ABS_WEIGHT`, or the epoch's pseudo-likelihood
-        fell below n_visible * :data:`MIN_PL_PER_UNIT`). When it diverged, the epoch stops
-        at that batch and the parameters are left as they were then; the caller
-        restores its copy.
+        "pseudo_likelihood" (mean over batches of the batch's mean estimate),
+        "pseudo_likelihood_article_scale" (the same with the batch size in
+        place of n_visible), "reconstruction_error" (per unit), all NaN
+        without ``monitor``; "time" (seconds); "n_updates" (batches done);
+        and "diverged": a statistic or a
+        parameter became non-finite, :math:`|w_{ij}|` exceeded
+        :data:`MAX_ABS_WEIGHT`, or the pseudo-likelihood fell below
+        n_visible * :data:`MIN_PL_PER_UNIT`. A diverged epoch stops at the
+        failing batch; the caller restores its own copy of the parameters.
     """
+    rng = as_rng(rng)
+    k = check_positive_int(k, "k")
+    gradient = contrastive_divergence if gradient is None else gradient
     start = time.perf_counter()
-    X = np.ascontiguousarray(X)  # rows as contiguous slices (no copy when they already are)
     n_samples, n_visible = X.shape
-    slices = _batch_slices(n_samples, batch_size, batch_split)
-    max_batch = max(b_ - a for a, b_ in slices)
-    n_chains = max_batch if chain is None else len(chain)
-    buf = _Buffers(n_visible, W.shape[1], max_batch, n_chains, W.dtype)
-    order = rng.permutation(n_samples) if shuffle else None
+    order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
     pl, pl_article, sq_err, n_seen, n_batches = 0.0, 0.0, 0.0, 0, 0
     diverged = False
-    # a diverging run is detected below, not by floating-point warnings
-    with np.errstate(all="ignore"), _single_threaded_blas():
-        for a, z in slices:
-            v = X[a:z] if order is None else X[order[a:z]]
-            log_sigma, err = _train_batch(
-                v, W, b, c, k, learning_rate, momentum, weight_decay, velocity, chain, buf, rng
-            )
-            m = z - a
-            pl += n_visible * log_sigma / m
-            pl_article += log_sigma  # the article multiplied the batch mean by the batch size
-            sq_err += err
-            n_seen += m
+    with np.errstate(all="ignore"):  # divergence is detected below, not by warnings
+        for a, z in batch_slices(n_samples, batch_size, batch_split)[:max_updates]:
+            v = X[order[a:z]]
+            # CD-k's first Gibbs step draws h ~ P(h | v) of the data: a reconstruction,
+            # which a copy of the generator draws again for the monitor
+            before = copy.deepcopy(rng) if monitor and chain is None else None
+            (dW, db, dc), new_chain = gradient(v, chain, W, b, c, k, rng)
+            if monitor:  # with the parameters before the update
+                err = _reconstruction_error(v, W, b, c, rng if before is None else before)
+                pl_rows = pseudo_likelihood(v, W, b, c, rng=rng)
+                pl += float(pl_rows.mean())
+                pl_article += float(pl_rows.sum()) / n_visible  # batch size for n_visible
+                sq_err += err
+            if chain is not None:
+                chain[...] = new_chain
+            if weight_decay:
+                dW = dW - weight_decay * W
+            steps = [learning_rate * g for g in (dW, db, dc)]
+            if velocity is not None:
+                for vel, step in zip(velocity, steps, strict=True):
+                    vel *= momentum
+                    vel += step
+                steps = velocity
+            for param, step in zip((W, b, c), steps, strict=True):
+                param += step
+            if on_update is not None:
+                on_update(steps, W, b, c)
+            n_seen += z - a
             n_batches += 1
-            if not (math.isfinite(log_sigma) and math.isfinite(err)):
+            if monitor and not (math.isfinite(pl) and math.isfinite(err)):
                 diverged = True
                 break
         if not diverged:
-            diverged = not _params_ok(W, b, c) or pl / n_batches < MIN_PL_PER_UNIT * n_visible
+            diverged = not params_ok(W, b, c) or (
+                monitor and pl / n_batches < MIN_PL_PER_UNIT * n_visible
+            )
+    nan = float("nan")
     return {
-        "pseudo_likelihood": pl / n_batches,
-        "pseudo_likelihood_article_scale": pl_article / n_batches,
-        "reconstruction_error": sq_err / (n_seen * n_visible),
+        "pseudo_likelihood": pl / n_batches if monitor else nan,
+        "pseudo_likelihood_article_scale": pl_article / n_batches if monitor else nan,
+        "reconstruction_error": sq_err / (n_seen * n_visible) if monitor else nan,
         "time": time.perf_counter() - start,
+        "n_updates": n_batches,
         "diverged": diverged,
     }
+
+
+def train(
+    X,
+    n_hidden,
+    *,
+    n_epochs=10,
+    k=1,
+    persistent=False,
+    n_chains=None,
+    chain_start="data",
+    learning_rate=0.1,
+    momentum=0.0,
+    momentum_switch=5,
+    weight_decay=0.0,
+    batch_size=64,
+    batch_split="fixed",
+    shuffle=True,
+    init="xavier",
+    visible_bias_init="zeros",
+    params=None,
+    chains=None,
+    n_updates=None,
+    monitor=False,
+    gradient=None,
+    on_update=None,
+    callback=None,
+    rng=None,
+):
+    """Train an RBM for ``n_epochs`` epochs of :func:`train_epoch`; return it and its history.
+
+    The parameters come from :func:`init_params` (or ``params``), the
+    persistent chains from :func:`init_chains`, then each epoch runs
+    :func:`train_epoch` with the momentum of :func:`momentum_at`. The run
+    stops early, with ``history["diverged"]`` True, after an epoch that diverged.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_samples, n_visible)
+        Training data in [0, 1]; the parameters take its dtype.
+    n_hidden : int
+    n_epochs, k, learning_rate, weight_decay, batch_size, batch_split, shuffle,
+    monitor, gradient, on_update
+        As in :func:`train_epoch`.
+    persistent : bool, default False
+        PCD-k instead of CD-k.
+    n_chains : int, optional
+        Persistent chains (``batch_size`` by default).
+    chain_start : {"data", "uniform", "marginals"}, default "data"
+        See :func:`init_chains`.
+    chains : ndarray, shape (n_chains, n_visible), optional
+        Start the persistent chains from these (copied) instead.
+    n_updates : int, optional
+        A budget of mini-batch updates in all: training stops when it is
+        spent, part-way through an epoch if need be (``n_epochs`` is then
+        only an upper bound).
+    momentum : float or (float, float), default 0.0
+    momentum_switch : int, default 5
+        See :func:`momentum_at`.
+    init, visible_bias_init
+        See :func:`init_params`.
+    params : (W, b, c), optional
+        Start from these (copied) instead of :func:`init_params`.
+    callback : callable, optional
+        ``callback(epoch, W, b, c)`` after each epoch (counted from 0); what it
+        returns is stored in ``history["callback"]``.
+    rng : int, numpy.random.Generator or None
+
+    Returns
+    -------
+    W, b, c : ndarrays
+    history : dict of per-epoch lists
+        "epoch", "time" (seconds since the start, training only), the
+        statistics of :func:`train_epoch` and "callback"; and "diverged" (bool).
+    """
+    X = as_float_array(X, "X", ndim=2, unit_interval=True)
+    n_hidden = check_positive_int(n_hidden, "n_hidden")
+    n_epochs = check_positive_int(n_epochs, "n_epochs", minimum=0)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    rng = as_rng(rng)
+    if params is None:
+        W, b, c = init_params(X, n_hidden, init, visible_bias_init, rng)
+    else:
+        W, b, c = (np.array(p, dtype=X.dtype) for p in params)
+    chain = None
+    if persistent and chains is not None:
+        chain = np.array(chains, dtype=X.dtype)
+    elif persistent:
+        chain = init_chains(X, batch_size if n_chains is None else n_chains, chain_start, rng)
+    velocity = None
+    if np.any(np.asarray(momentum)):
+        velocity = tuple(np.zeros_like(p) for p in (W, b, c))
+    stat_keys = ("pseudo_likelihood", "pseudo_likelihood_article_scale", "reconstruction_error")
+    history = {key: [] for key in ("epoch", "time", *stat_keys, "callback")}
+    history["diverged"] = False
+    elapsed = 0.0
+    done = 0
+    for epoch in range(n_epochs):
+        if n_updates is not None and done >= n_updates:
+            break
+        stats = train_epoch(
+            X,
+            W,
+            b,
+            c,
+            k=k,
+            learning_rate=learning_rate,
+            momentum=momentum_at(momentum, epoch, momentum_switch),
+            weight_decay=weight_decay,
+            velocity=velocity,
+            chain=chain,
+            batch_size=batch_size,
+            batch_split=batch_split,
+            shuffle=shuffle,
+            monitor=monitor,
+            gradient=gradient,
+            on_update=on_update,
+            max_updates=None if n_updates is None else n_updates - done,
+            rng=rng,
+        )
+        done += stats["n_updates"]
+        elapsed += stats["time"]
+        history["epoch"].append(epoch)
+        history["time"].append(elapsed)
+        for key in stat_keys:
+            history[key].append(stats[key])
+        if stats["diverged"]:
+            history["diverged"] = True
+            break
+        history["callback"].append(None if callback is None else callback(epoch, W, b, c))
+    return W, b, c, history

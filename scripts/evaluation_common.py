@@ -1,16 +1,15 @@
-"""Helpers shared by the evaluation scripts: a plain training loop and atomic writes.
+"""Helpers shared by the evaluation scripts: data, their training settings, a monitor.
 
-The loop calls :func:`rbm.cd_k` / :func:`rbm.pcd_k` directly, so the scripts
-depend only on the package's functions (not on the estimator class).
+Training runs the package's plain loop (:func:`rbm.training.train`, built on
+:func:`rbm.cd_k` / :func:`rbm.pcd_k`), not the estimator class.
 """
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 import rbm
+from rbm import training
 
 
 def limit_blas_threads():
@@ -34,22 +33,7 @@ def binarized_mnist(n_train, n_test, seed):
     return X_train[:n_train], X_test[:n_test]
 
 
-def init_params(X, n_hidden, init, visible_bias, rng):
-    """W, b, c in float32: "xavier" (uniform +-sqrt(6/(n_v+n_h))) or "normal" (N(0, 0.01^2))."""
-    n_visible = X.shape[1]
-    if init == "xavier":
-        bound = np.sqrt(6.0 / (n_visible + n_hidden))
-        W = rng.uniform(-bound, bound, (n_visible, n_hidden))
-    else:
-        W = rng.normal(0.0, 0.01, (n_visible, n_hidden))
-    if visible_bias == "marginals":
-        b = rbm.ais.base_rate_bias(X, eps=1e-3)
-    else:
-        b = np.zeros(n_visible)
-    return W.astype(np.float32), b.astype(np.float32), np.zeros(n_hidden, np.float32)
-
-
-def train(
+def run_training(
     X,
     n_hidden,
     *,
@@ -68,42 +52,46 @@ def train(
     rng=None,
     on_epoch=None,
 ):
-    """Mini-batch CD-k or PCD-k with momentum and L2 weight decay (on W only).
+    """:func:`rbm.training.train` with the evaluation scripts' defaults and history.
 
-    ``on_epoch(epoch, W, b, c)`` is called after every epoch and may return a
-    dict of numbers, which is collected per epoch in the returned history.
-    Returns ``(W, b, c, history)``.
+    Mini-batch CD-k or PCD-k with momentum (``momentum`` for the first
+    ``momentum_switch`` epochs, then ``final_momentum`` if given) and L2
+    weight decay on W; float32. ``on_epoch(epoch, W, b, c)``, epochs counted
+    from 1, may return a dict of numbers, collected per epoch in the history.
+
+    Returns ``(W, b, c, history)``; history holds "epoch" (from 1),
+    "train_seconds" (cumulative) and ``on_epoch``'s keys.
     """
     rng = np.random.default_rng(rng)
     X = np.asarray(X, dtype=np.float32)
-    W, b, c = init_params(X, n_hidden, init, visible_bias, rng)
-    vel = [np.zeros_like(W), np.zeros_like(b), np.zeros_like(c)]
-    chain = (rng.random((batch_size, X.shape[1])) < X.mean(axis=0)).astype(np.float32)
-    history = {"epoch": [], "train_seconds": []}
-    elapsed = 0.0
-    for epoch in range(n_epochs):
-        t0 = time.perf_counter()
-        mom = momentum if (final_momentum is None or epoch < momentum_switch) else final_momentum
-        order = rng.permutation(len(X)) if shuffle else np.arange(len(X))
-        for start in range(0, len(X), batch_size):
-            v = X[order[start : start + batch_size]]
-            if persistent:
-                grads, chain = rbm.pcd_k(v, chain, W, b, c, k=k, rng=rng)
-            else:
-                grads = rbm.cd_k(v, W, b, c, k=k, rng=rng)
-            dW = grads[0] - weight_decay * W if weight_decay else grads[0]
-            for vel_p, g in zip(vel, (dW, grads[1], grads[2]), strict=True):
-                vel_p *= mom
-                vel_p += learning_rate * g
-            W += vel[0]
-            b += vel[1]
-            c += vel[2]
-        elapsed += time.perf_counter() - t0
-        history["epoch"].append(epoch + 1)
-        history["train_seconds"].append(round(elapsed, 2))
-        if on_epoch is not None:
-            for key, value in (on_epoch(epoch + 1, W, b, c) or {}).items():
-                history.setdefault(key, []).append(value)
+    params = training.init_params(X, n_hidden, init, visible_bias, rng)
+    # drawn for CD-k as well, so that the random stream, hence the committed results, stay
+    chains = training.init_chains(X, batch_size, "marginals", rng)
+    schedule = momentum if final_momentum is None else (momentum, final_momentum)
+    W, b, c, trained = training.train(
+        X,
+        n_hidden,
+        n_epochs=n_epochs,
+        k=k,
+        persistent=persistent,
+        chains=chains,
+        learning_rate=learning_rate,
+        momentum=schedule,
+        momentum_switch=momentum_switch,
+        weight_decay=weight_decay,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        params=params,
+        callback=None if on_epoch is None else lambda e, W, b, c: on_epoch(e + 1, W, b, c),
+        rng=rng,
+    )
+    history = {
+        "epoch": [e + 1 for e in trained["epoch"]],
+        "train_seconds": [round(t, 2) for t in trained["time"]],
+    }
+    for values in trained["callback"]:
+        for key, value in (values or {}).items():
+            history.setdefault(key, []).append(value)
     return W, b, c, history
 
 

@@ -202,7 +202,7 @@ def main(argv=None):
         ais_steps = spec.pop("ais_steps", None)
         reverse = {key: spec.pop(key) for key in ("reverse_steps", "reverse_gibbs") if key in spec}
         t0 = time.perf_counter()
-        W, b, c, hist = common.train(X_grey if grey else X_train, rng=seed + 10 + i, **spec)
+        W, b, c, hist = common.run_training(X_grey if grey else X_train, rng=seed + 10 + i, **spec)
         t_train = time.perf_counter() - t0
         print(f"{name}: trained in {t_train:.0f} s", flush=True)
         atomic_savez(args.out / f"{name}.npz", compressed=True, W=W, b=b, c=c)

@@ -94,7 +94,7 @@ def main(argv=None):
             }
 
         t0 = time.perf_counter()
-        W, b, c, hist = common.train(
+        W, b, c, hist = common.run_training(
             X_train,
             cfg["n_hidden"],
             learning_rate=cfg["learning_rate"],

@@ -48,7 +48,7 @@ def _matmul_floor(X, W):
     V = np.zeros((128, n_visible), np.float32)
     PH = np.zeros((128, n_hidden), np.float32)
     dW = np.zeros_like(W)
-    for a, z in rbm.training._batch_slices(len(X), 64, "array_split"):
+    for a, z in rbm.training.batch_slices(len(X), 64, "array_split"):
         v = X[a:z]
         m = len(v)
         np.matmul(v, W, out=pre[:m])

@@ -7,12 +7,12 @@ test images (exact log Z by enumerating the 2^16 hidden states,
 :func:`rbm.log_partition`) at a few epochs. One recommendation is varied at a
 time against a plain baseline; each setting is run with several seeds.
 
-The training loop is written here, from :func:`rbm.h_given_v`,
+Training runs the package's loop (:func:`rbm.training.train`). The gradient
+plugged into it is written here, from :func:`rbm.h_given_v`,
 :func:`rbm.v_given_h` and :func:`rbm.sample_bernoulli`, because some of the
 options tested (samples against probabilities in the statistics, a sparsity
-target, the update-to-weight ratio of every update) are not options of
-:class:`rbm.RBM`. With ``statistics="mixed"``, no momentum, no decay and no
-sparsity it computes the update of :func:`rbm.cd_k`.
+target) are not options of :func:`rbm.cd_k`; with ``statistics="mixed"``, no
+decay and no sparsity it is :func:`rbm.cd_k`'s estimate.
 
 Run:   .venv/bin/python scripts/practice_experiments.py [--quick] [--out DIR]
 Writes DIR/metrics.json (default DIR: results/practice_experiments).
@@ -34,6 +34,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 import rbm  # noqa: E402
+from rbm import training  # noqa: E402
 from rbm.io import atomic_write_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,20 +96,6 @@ GROUPS = {
 }
 
 
-def initial_parameters(X, n_hidden, visible_bias_init, rng):
-    """W ~ N(0, 0.01^2); b at 0 or at log(p / (1 - p)) of the data, p clipped to [1e-3, 1 - 1e-3].
-
-    The arrays take the dtype of ``X``.
-    """
-    W = rng.normal(0.0, 0.01, size=(X.shape[1], n_hidden))
-    if visible_bias_init == "marginals":
-        p = np.clip(X.mean(axis=0, dtype=np.float64), 1e-3, 1 - 1e-3)
-        b = np.log(p / (1 - p))
-    else:
-        b = np.zeros(X.shape[1])
-    return W.astype(X.dtype), b.astype(X.dtype), np.zeros(n_hidden, X.dtype)
-
-
 def cd1_statistics(v, W, b, c, statistics, rng):
     r"""The CD-1 statistics of one batch, with samples or probabilities where chosen.
 
@@ -158,83 +145,87 @@ def evaluate(W, b, c, X_train, X_test):
     }
 
 
-def train(X, X_test, config, n_hidden, n_epochs, eval_epochs, seed):
+def run_config(X, X_test, config, n_hidden, n_epochs, eval_epochs, seed):
     """Train by CD-1 with ``config`` (see BASELINE); return per-epoch records.
 
-    The update, per batch of size m, with gradient g = (dW, db, dc) from
-    :func:`cd1_statistics`, is
+    The loop is :func:`rbm.training.train`; the gradient plugged into it is,
+    per batch of size m, with g = (dW, db, dc) from :func:`cd1_statistics`,
 
         g_W <- g_W - weight_decay * W - sparsity_cost * <v> (q - target)
         g_c <- g_c - sparsity_cost * (q - target)
-        velocity <- momentum * velocity + learning_rate * g;   params += velocity
 
+    then velocity <- momentum * velocity + learning_rate * g; params += velocity,
     where q is the running mean activity of each hidden unit (Hinton 2010, section 11).
     """
     rng = np.random.default_rng(seed)
-    W, b, c = initial_parameters(X, n_hidden, config["visible_bias_init"], rng)
-    velocity = [np.zeros_like(W), np.zeros_like(b), np.zeros_like(c)]
-    q = np.full(n_hidden, 0.5)
-    lr, m = config["learning_rate"], config["batch_size"]
     target, cost = config["sparsity_target"], config["sparsity_cost"]
-    schedule = config["momentum"]
+    q = np.full(n_hidden, 0.5)
+    batch = {}  # what the gradient saw, for the records of the update that follows
+    epoch_stats = {"update_ratio": [], "mean_activity": []}
+
+    def gradient(v, chain, W, b, c, k, rng):
+        nonlocal q
+        dW, db, dc, act = cd1_statistics(v, W, b, c, config["statistics"], rng)
+        q = SPARSITY_DECAY * q + (1 - SPARSITY_DECAY) * act
+        dW -= config["weight_decay"] * W
+        if target is not None:
+            dW -= cost * np.outer(v.mean(axis=0), q - target)
+            dc -= cost * (q - target)
+        batch["mean_abs_weight"] = np.abs(W).mean()
+        epoch_stats["mean_activity"].append(act.mean())
+        return (dW, db, dc), None
+
+    def record(step, W, b, c):
+        ratio = np.abs(step[0]).mean() / batch["mean_abs_weight"]
+        epoch_stats["update_ratio"].append(float(ratio))
+
     rec = {"epoch": [], "update_ratio": [], "mean_activity": [], "mean_abs_weight": []}
     evals = {"epoch": [], "log_z": [], "train_ll": [], "test_ll": []}
     evals |= {"train_free_energy": [], "test_free_energy": []}
-    diverged = False
-    for epoch in range(1, n_epochs + 1):
-        if isinstance(schedule, list):
-            momentum = schedule[0] if epoch <= MOMENTUM_SWITCH else schedule[1]
-        else:
-            momentum = schedule
-        order = rng.permutation(len(X))
-        ratios, activity = [], []
-        for start in range(0, len(X), m):
-            v = X[order[start : start + m]]
-            dW, db, dc, act = cd1_statistics(v, W, b, c, config["statistics"], rng)
-            q = SPARSITY_DECAY * q + (1 - SPARSITY_DECAY) * act
-            dW -= config["weight_decay"] * W
-            if target is not None:
-                dW -= cost * np.outer(v.mean(axis=0), q - target)
-                dc -= cost * (q - target)
-            for vel, grad in zip(velocity, (dW, db, dc), strict=True):
-                vel *= momentum
-                vel += lr * grad
-            ratios.append(float(np.abs(velocity[0]).mean() / np.abs(W).mean()))
-            W += velocity[0]
-            b += velocity[1]
-            c += velocity[2]
-            activity.append(act.mean())
-        if not (np.isfinite(W).all() and np.isfinite(b).all() and np.isfinite(c).all()):
-            diverged = True
-            break
+
+    def on_epoch(epoch, W, b, c):
+        epoch += 1
         rec["epoch"].append(epoch)
-        rec["update_ratio"].append(float(np.mean(ratios)))
-        rec["mean_activity"].append(float(np.mean(activity)))
+        rec["update_ratio"].append(float(np.mean(epoch_stats["update_ratio"])))
+        rec["mean_activity"].append(float(np.mean(epoch_stats["mean_activity"])))
         rec["mean_abs_weight"].append(float(np.abs(W).mean()))
+        for values in epoch_stats.values():
+            values.clear()
         if epoch in eval_epochs:
             evals["epoch"].append(epoch)
             for key, value in evaluate(W, b, c, X, X_test).items():
                 evals[key].append(value)
-    return {"per_epoch": rec, "evaluations": evals, "diverged": diverged}, (W, b, c)
+
+    W, b, c, history = training.train(
+        X,
+        n_hidden,
+        n_epochs=n_epochs,
+        learning_rate=config["learning_rate"],
+        momentum=config["momentum"],
+        momentum_switch=MOMENTUM_SWITCH,
+        batch_size=config["batch_size"],
+        init="normal",
+        visible_bias_init=config["visible_bias_init"],
+        gradient=gradient,
+        on_update=record,
+        callback=on_epoch,
+        rng=rng,
+    )
+    return {"per_epoch": rec, "evaluations": evals, "diverged": history["diverged"]}, (W, b, c)
 
 
 def overfitting_run(X_small, X_valid, X_test, n_hidden, n_epochs, eval_epochs, seed):
     """Baseline training, in batches of 10, on a tiny subset; free energies of train and
     validation data every epoch, exact log-likelihoods at ``eval_epochs``."""
-    rng = np.random.default_rng(seed)
     config = BASELINE | {"batch_size": OVERFIT_BATCH_SIZE}
-    W, b, c = initial_parameters(X_small, n_hidden, config["visible_bias_init"], rng)
     out = {k: [] for k in ("epoch", "train_free_energy", "valid_free_energy")}
     out |= {"eval_epoch": [], "train_ll": [], "valid_ll": [], "test_ll": []}
-    m = config["batch_size"]
-    for epoch in range(1, n_epochs + 1):
-        order = rng.permutation(len(X_small))
-        for start in range(0, len(X_small), m):
-            v = X_small[order[start : start + m]]
-            dW, db, dc, _ = cd1_statistics(v, W, b, c, config["statistics"], rng)
-            W += config["learning_rate"] * dW
-            b += config["learning_rate"] * db
-            c += config["learning_rate"] * dc
+
+    def gradient(v, chain, W, b, c, k, rng):
+        return cd1_statistics(v, W, b, c, config["statistics"], rng)[:3], None
+
+    def on_epoch(epoch, W, b, c):
+        epoch += 1
         out["epoch"].append(epoch)
         out["train_free_energy"].append(float(rbm.free_energy(X_small, W, b, c).mean()))
         out["valid_free_energy"].append(float(rbm.free_energy(X_valid, W, b, c).mean()))
@@ -244,6 +235,19 @@ def overfitting_run(X_small, X_valid, X_test, n_hidden, n_epochs, eval_epochs, s
             out["train_ll"].append(float(-out["train_free_energy"][-1] - log_z))
             out["valid_ll"].append(float(-out["valid_free_energy"][-1] - log_z))
             out["test_ll"].append(float(-rbm.free_energy(X_test, W, b, c).mean() - log_z))
+
+    training.train(
+        X_small,
+        n_hidden,
+        n_epochs=n_epochs,
+        learning_rate=config["learning_rate"],
+        batch_size=config["batch_size"],
+        init="normal",
+        visible_bias_init=config["visible_bias_init"],
+        gradient=gradient,
+        callback=on_epoch,
+        rng=np.random.default_rng(seed),
+    )
     return out
 
 
@@ -310,7 +314,7 @@ def main(argv=None):
             if key not in cache:
                 cache[key] = {}
                 for seed in protocol["seeds"]:
-                    run, _ = train(
+                    run, _ = run_config(
                         X,
                         X_test,
                         config,

@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 
 import rbm  # noqa: E402
 from rbm.io import atomic_write_text  # noqa: E402
+from rbm.training import init_chains, init_params, train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,28 +46,23 @@ N_TEMPERATURES = 5
 BETA_MIN = 0.8
 
 
-def initial_model(X, n_hidden, rng):
-    r = np.sqrt(6.0 / (X.shape[1] + n_hidden))
-    W = rng.uniform(-r, r, size=(X.shape[1], n_hidden)).astype(np.float32)
-    p = np.clip(X.mean(axis=0), 1e-3, 1 - 1e-3)
-    return W, np.log(p / (1 - p)).astype(np.float32), np.zeros(n_hidden, np.float32)
-
-
 def run(method, X, X_test, params, budget, checkpoints, lr, batch_size, seed):
+    """Train from ``params`` by ``method`` until ``budget`` Gibbs steps per chain are spent.
+
+    :func:`rbm.training.train` with an update budget, full batches only (a new
+    permutation when fewer than ``batch_size`` rows are left) and the method's
+    gradient plugged in; the test log-likelihood at every checkpoint.
+    """
     kind, cost = METHODS[method]
     rng = np.random.default_rng(seed)
-    W, b, c = (x.copy() for x in params)
-    n_updates = budget // cost
     betas = rbm.temperature_ladder(N_TEMPERATURES, beta_min=BETA_MIN)
-    chain = (rng.random((batch_size, X.shape[1])) < 0.5).astype(np.float32)
-    chains = np.repeat(chain[None], N_TEMPERATURES, axis=0)
+    # drawn for every method, so that each one's random stream stays as it was
+    chain = init_chains(X, batch_size, "uniform", rng)
+    pt = {"chains": np.repeat(chain[None], N_TEMPERATURES, axis=0), "updates": 0}
     curve = {"gibbs_steps": [], "test_ll": [], "log_z": []}
     acceptance = []
-    order = rng.permutation(len(X))
-    pos = 0
-    start = time.perf_counter()
-    for update in range(n_updates + 1):
-        steps = update * cost
+
+    def checkpoint(steps, W, b, c):
         if steps in checkpoints:
             log_z = rbm.log_partition(W, b, c)
             ll = float(rbm.log_likelihood(X_test, W, b, c, log_z=log_z).mean())
@@ -74,23 +70,36 @@ def run(method, X, X_test, params, budget, checkpoints, lr, batch_size, seed):
             curve["test_ll"].append(round(ll, 4))
             curve["log_z"].append(round(log_z, 4))
             print(f"{method} steps {steps}: test LL {ll:.3f}", flush=True)
-        if update == n_updates:
-            break
-        if pos + batch_size > len(X):
-            order, pos = rng.permutation(len(X)), 0
-        v = X[order[pos : pos + batch_size]]
-        pos += batch_size
-        if kind == "cd":
-            dW, db, dc = rbm.cd_k(v, W, b, c, k=cost, rng=rng)
-        elif kind == "pcd":
-            (dW, db, dc), chain = rbm.pcd_k(v, chain, W, b, c, k=cost, rng=rng)
-        else:
-            (dW, db, dc), chains = rbm.pt_gradient(v, chains, W, b, c, betas, k=1, rng=rng)
-            if update % 50 == 0:  # swap rates, sampled now and then (costs one extra step)
-                acceptance.append(rbm.pt_step(chains, W, b, c, betas, rng=rng)[1])
-        W += lr * dW
-        b += lr * db
-        c += lr * dc
+
+    def pt_gradient(v, _, W, b, c, k, rng):
+        grads, pt["chains"] = rbm.pt_gradient(v, pt["chains"], W, b, c, betas, k=1, rng=rng)
+        if pt["updates"] % 50 == 0:  # swap rates, sampled now and then (costs one extra step)
+            acceptance.append(rbm.pt_step(pt["chains"], W, b, c, betas, rng=rng)[1])
+        return grads, None
+
+    def after_update(step, W, b, c):
+        pt["updates"] += 1
+        checkpoint(pt["updates"] * cost, W, b, c)
+
+    start = time.perf_counter()
+    checkpoint(0, *params)
+    n_updates = budget // cost
+    train(
+        X,
+        params[0].shape[1],
+        n_epochs=n_updates,  # an upper bound: the update budget ends the run
+        n_updates=n_updates,
+        k=1 if kind == "pt" else cost,
+        persistent=kind == "pcd",
+        chains=chain,
+        learning_rate=lr,
+        batch_size=batch_size,
+        batch_split="drop_last",
+        params=params,
+        gradient=pt_gradient if kind == "pt" else None,
+        on_update=after_update,
+        rng=rng,
+    )
     curve["wall_time_s"] = round(time.perf_counter() - start, 1)
     if acceptance:
         curve["swap_acceptance"] = np.round(np.mean(acceptance, axis=0), 3).tolist()
@@ -120,7 +129,7 @@ def main(argv=None) -> int:
         raise SystemExit("budget / n_checkpoints must be a multiple of 5")
     checkpoints = set(range(0, budget + 1, step))
     batch_size, n_hidden = 100, 16
-    params = initial_model(X, n_hidden, np.random.default_rng(args.seed))
+    params = init_params(X, n_hidden, "xavier", "marginals", np.random.default_rng(args.seed))
     metrics = {
         "protocol": {
             "n_hidden": n_hidden,

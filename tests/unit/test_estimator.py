@@ -1,6 +1,5 @@
-"""rbm.RBM and its training kernel (rbm/training.py).
+"""rbm.RBM (its engine's batch step is tested in test_fast_path.py).
 
-- the kernel makes the same update as rbm.cd_k / rbm.pcd_k given the same random numbers;
 - training raises the pseudo-likelihood and the exact log-likelihood on the 8 x 8 digits;
 - the article's setup on MNIST lands near the article's first two printed costs;
 - scikit-learn conventions (get_params/set_params, clone, Pipeline), determinism,
@@ -13,8 +12,6 @@ import numpy as np
 import pytest
 
 import rbm
-from rbm import training
-from rbm.sampling import _draw_key
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn.datasets import load_digits  # noqa: E402
@@ -25,112 +22,6 @@ def digits():
     """The 1,797 scikit-learn 8 x 8 digits, binarised at half intensity: 64 visible units."""
     X = load_digits().data / 16.0
     return (X > 0.5).astype(np.float32)
-
-
-def _random_problem(seed, n_visible=20, n_hidden=7, m=16, dtype=np.float32, binary=True):
-    rng = np.random.default_rng(seed)
-    v = rng.random((m, n_visible))
-    if binary:
-        v = (v < 0.4).astype(float)
-    W = rng.normal(0, 0.5, (n_visible, n_hidden))
-    b = rng.normal(0, 0.5, n_visible)
-    c = rng.normal(0, 0.5, n_hidden)
-    return (x.astype(dtype) for x in (v, W, b, c))
-
-
-def _kernel_step(v, W, b, c, k, seed, chain=None, lr=1.0, weight_decay=0.0):
-    W, b, c = W.copy(), b.copy(), c.copy()
-    chain = None if chain is None else chain.copy()
-    n_chains = len(v) if chain is None else len(chain)
-    buf = training._Buffers(W.shape[0], W.shape[1], len(v), n_chains, W.dtype)
-    rng = np.random.default_rng(seed)
-    log_sigma, sq_err = training._train_batch(
-        v, W, b, c, k, lr, 0.0, weight_decay, None, chain, buf, rng
-    )
-    return W, b, c, chain, log_sigma, sq_err, rng
-
-
-# ----------------------------------------------------------------------------- kernel
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("k", [1, 3])
-@pytest.mark.parametrize("binary", [True, False])
-def test_kernel_cd_update_equals_cd_k(dtype, k, binary):
-    v, W, b, c = _random_problem(1, dtype=dtype, binary=binary)
-    seed = 7
-    dW, db, dc = rbm.cd_k(v, W, b, c, k=k, rng=np.random.default_rng(seed))
-    W1, b1, c1, *_ = _kernel_step(v, W, b, c, k, seed, lr=1.0)
-    # float32: sums of 16 products of numbers of order 1, rounded differently: 1e-5 is
-    # ~100 ulps; the two sigmoids (tanh form vs expit) agree to 6e-8, so with the same
-    # uniforms the same Bernoulli draws come out (a draw within 1e-7 of its
-    # probability is a 1-in-10^5 event here, and the seed is fixed).
-    tol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(W1 - W, dW, atol=tol)
-    np.testing.assert_allclose(b1 - b, db, atol=tol)
-    np.testing.assert_allclose(c1 - c, dc, atol=tol)
-    assert W1.dtype == dtype
-
-
-def test_kernel_pseudo_likelihood_equals_rbm_pseudo_likelihood():
-    v, W, b, c = _random_problem(2)
-    seed = 3
-    rng = np.random.default_rng(seed)
-    rbm.cd_k(v, W, b, c, k=1, rng=rng)  # the chain's draws come first, as in the kernel
-    want = rbm.pseudo_likelihood(v, W, b, c, rng=rng).mean()
-    *_, log_sigma, _, _ = _kernel_step(v, W, b, c, 1, seed)
-    got = W.shape[0] * log_sigma / len(v)
-    np.testing.assert_allclose(got, want, rtol=1e-5)  # float32 softplus sums of 7 terms
-
-
-def test_kernel_pcd_update_equals_pcd_k_and_advances_the_chain():
-    v, W, b, c = _random_problem(4)
-    chain = (np.random.default_rng(5).random((10, W.shape[0])) < 0.5).astype(np.float32)
-    seed = 11
-    (dW, db, dc), new_chain = rbm.pcd_k(v, chain, W, b, c, k=2, rng=np.random.default_rng(seed))
-    W1, b1, c1, chain1, *_ = _kernel_step(v, W, b, c, 2, seed, chain=chain)
-    np.testing.assert_allclose(W1 - W, dW, atol=1e-5)  # same justification as for CD
-    np.testing.assert_allclose(b1 - b, db, atol=1e-5)
-    np.testing.assert_allclose(c1 - c, dc, atol=1e-5)
-    np.testing.assert_array_equal(chain1, new_chain)
-
-
-def test_kernel_weight_decay():
-    v, W, b, c = _random_problem(6)
-    dW, _, _ = rbm.cd_k(v, W, b, c, rng=np.random.default_rng(0))
-    W1, *_ = _kernel_step(v, W, b, c, 1, 0, lr=0.5, weight_decay=0.1)
-    np.testing.assert_allclose(W1, W + 0.5 * (dW - 0.1 * W), atol=1e-5)
-
-
-def test_kernel_momentum_over_two_batches():
-    v, W, b, c = _random_problem(8)
-    lr, mu = 0.3, 0.5
-    # reference: cd_k, then the kernel's pseudo-likelihood draw, twice
-    rng = np.random.default_rng(9)
-    g1 = rbm.cd_k(v, W, b, c, rng=rng)
-    _draw_key(rng)  # the key of the flipped units
-    vel = [lr * g for g in g1]
-    P1 = [p + d for p, d in zip((W, b, c), vel, strict=True)]
-    g2 = rbm.cd_k(v, *P1, rng=rng)
-    vel = [mu * d + lr * g for d, g in zip(vel, g2, strict=True)]
-    want = [p + d for p, d in zip(P1, vel, strict=True)]
-    # kernel
-    W2, b2, c2 = W.copy(), b.copy(), c.copy()
-    velocity = tuple(np.zeros_like(p) for p in (W2, b2, c2))
-    buf = training._Buffers(W.shape[0], W.shape[1], len(v), len(v), W.dtype)
-    rng = np.random.default_rng(9)
-    for _ in range(2):
-        training._train_batch(v, W2, b2, c2, 1, lr, mu, 0.0, velocity, None, buf, rng)
-    for got, exp in zip((W2, b2, c2), want, strict=True):
-        np.testing.assert_allclose(got, exp, atol=1e-5)
-
-
-def test_array_split_batches_match_numpy():
-    for n, size in [(70_000, 64), (1797, 64), (10, 3), (5, 8)]:
-        want = [(int(p[0]), int(p[-1]) + 1) for p in np.array_split(np.arange(n), -(-n // size))]
-        assert training._batch_slices(n, size, "array_split") == want
-    assert training._batch_slices(10, 4, "fixed") == [(0, 4), (4, 8), (8, 10)]
-    assert len(training._batch_slices(70_000, 64, "array_split")) == 1094
 
 
 # ----------------------------------------------------------------------------- learning

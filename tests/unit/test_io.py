@@ -66,3 +66,12 @@ def test_find_results_looks_upwards_and_explains_a_miss(tmp_path, monkeypatch):
     assert find_results("results/x/metrics.json") == target
     with pytest.raises(FileNotFoundError, match=r"results/y\.json was not found"):
         find_results("results/y.json")
+
+
+def test_atomic_write_json_can_keep_key_order_and_refuse_nan(tmp_path):
+    path = tmp_path / "ordered.json"
+    atomic_write_json(path, {"b": 1, "a": 2}, sort_keys=False)
+    assert path.read_text() == '{\n "b": 1,\n "a": 2\n}\n'
+    with pytest.raises(ValueError):
+        atomic_write_json(path, {"x": float("nan")}, allow_nan=False)
+    assert path.read_text() == '{\n "b": 1,\n "a": 2\n}\n'  # the failed write left it alone

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import rbm
-from rbm import estimator
+import rbm.io
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +46,8 @@ def test_round_trip_is_exact(tmp_path, fitted, data):
     assert loaded.history_ == fitted.history_
     assert loaded.n_features_in_ == 30
     np.testing.assert_array_equal(loaded.transform(data), fitted.transform(data))
-    np.testing.assert_array_equal(loaded._chain, fitted._chain)
-    for a, b in zip(loaded._velocity, fitted._velocity, strict=True):
+    np.testing.assert_array_equal(loaded.chains_, fitted.chains_)
+    for a, b in zip(loaded.velocity_, fitted.velocity_, strict=True):
         np.testing.assert_array_equal(a, b)
     loaded.partial_fit(data)  # the loaded model trains on
     assert loaded.history_["epoch"] == [0, 1, 2, 3]
@@ -115,7 +115,7 @@ def test_wrong_shapes_or_values(tmp_path, fitted, key, value, message):
 def test_wrong_format_version(tmp_path, fitted):
     fitted.save(tmp_path / "m.npz")
     arrays = _arrays(tmp_path / "m.npz")
-    arrays["format_version"] = np.array(estimator.FORMAT_VERSION + 1)
+    arrays["format_version"] = np.array(rbm.io.FORMAT_VERSION + 1)
     _write(tmp_path / "bad.npz", arrays)
     with pytest.raises(ValueError, match="format version 2"):
         rbm.RBM.load(tmp_path / "bad.npz")

@@ -356,3 +356,18 @@ def test_fresh_processes_give_byte_identical_results():
     with contextlib.redirect_stdout(buffer):
         exec(_SUBPROCESS_SCRIPT, {})
     assert buffer.getvalue().encode() == runs[0]
+
+
+def test_phase_difference_is_cd_k_with_its_own_negative_states():
+    rng = np.random.default_rng(12)
+    W, b, c = rng.normal(0, 0.5, (6, 4)), rng.normal(0, 0.5, 6), rng.normal(0, 0.5, 4)
+    v = (rng.random((9, 6)) < 0.5).astype(float)
+    want = rbm.cd_k(v, W, b, c, k=2, rng=np.random.default_rng(3))
+    v_neg = rbm.gibbs(v, W, b, c, k=2, rng=np.random.default_rng(3))
+    got = rbm.sampling.phase_difference(
+        v, rbm.h_given_v(v, W, c), v_neg, rbm.h_given_v(v_neg, W, c)
+    )
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+    with pytest.raises(ValueError, match="ph_neg"):
+        rbm.sampling.phase_difference(v, rbm.h_given_v(v, W, c), v_neg, np.zeros((3, 4)))

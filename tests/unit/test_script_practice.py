@@ -80,9 +80,9 @@ def test_weight_decay_and_sparsity_pull_the_right_way():
     X = (rng.random((200, 30)) < 0.3).astype(np.float32)
     common = dict(n_hidden=4, n_epochs=2, eval_epochs=set(), seed=0, X_test=X[:10])
     base = pe.BASELINE | {"batch_size": 20}
-    _, (W0, _, c0) = pe.train(X, config=base, **common)
-    _, (W1, _, _) = pe.train(X, config=base | {"weight_decay": 0.5}, **common)
-    _, (_, _, c2) = pe.train(
+    _, (W0, _, c0) = pe.run_config(X, config=base, **common)
+    _, (W1, _, _) = pe.run_config(X, config=base | {"weight_decay": 0.5}, **common)
+    _, (_, _, c2) = pe.run_config(
         X, config=base | {"sparsity_target": 0.01, "sparsity_cost": 1.0}, **common
     )
     assert np.abs(W1).sum() < np.abs(W0).sum()
