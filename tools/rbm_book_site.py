@@ -8,16 +8,33 @@
 - Each page's script list without duplicates (sphinx-thebe registers its
   configuration script twice, which throws "THEBE_JS_URL has already been
   declared" in the browser console).
+- Code as a reader meets it (``ReaderCode``): a chapter's setup cells (the Colab
+  install cell and the imports cell, the code cells before the first prose) are
+  folded behind a "Show" toggle; the ``glue`` bookkeeping lines are left out of
+  the code shown on the page; package source shown with ``literalinclude`` keeps
+  a one-line summary of its numpydoc docstring. The notebooks keep everything.
+- The repository switch: until ``_config.yml`` names a real repository
+  (``rbm_book_repository_live: true``, set by ``tools/set_repository_url.py``),
+  the launch, repository and issue buttons and the Colab install cell are left
+  out, so that nothing on the site points to a repository that does not exist.
+- A lighter site: no source maps, no Font Awesome bundle (the few icons the
+  theme uses are drawn by ``_static/rbm-icons.css``), no search index on pages
+  that do not search, MathJax only on pages with math.
+- Japanese words marked ``lang="ja"``.
 """
 
 from __future__ import annotations
 
+import ast
 import platform
+import re
 import shutil
+import textwrap
 from importlib import metadata
 from pathlib import Path
 
 from docutils import nodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.docutils import SphinxDirective
 
 # The toolchain and the libraries the chapters use, in the order the table shows them.
@@ -73,6 +90,236 @@ class PackageVersions(SphinxDirective):
         return [table]
 
 
+# --------------------------------------------------------------------------------------
+# Code as a reader meets it
+
+
+def _is_glue_call(stmt) -> bool:
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        func = stmt.value.func
+        return isinstance(func, ast.Name) and func.id == "glue"
+    if isinstance(stmt, ast.ImportFrom) and stmt.module in ("myst_nb", "myst_nb.glue"):
+        return all(alias.name == "glue" for alias in stmt.names)
+    return False
+
+
+def _is_bookkeeping(stmt) -> bool:
+    """A `glue(...)` call, its import, or a loop/branch that holds nothing else."""
+    if _is_glue_call(stmt):
+        return True
+    if isinstance(stmt, (ast.For, ast.If, ast.With)):
+        parts = stmt.body + getattr(stmt, "orelse", [])
+        return bool(parts) and all(_is_bookkeeping(s) for s in parts)
+    return False
+
+
+def _squeeze_blank_lines(lines: list[str]) -> str:
+    out: list[str] = []
+    for line in lines:
+        if not line.strip() and (not out or not out[-1].strip()):
+            continue
+        out.append(line)
+    while out and not out[-1].strip():
+        out.pop()
+    return "\n".join(out)
+
+
+def strip_glue(code: str) -> str:
+    """`code` without its `glue` bookkeeping (the calls that hand numbers to the text).
+
+    Returns `code` unchanged when it does not parse, or when removing the calls
+    would leave code that does not parse.
+    """
+    if "glue" not in code:
+        return code
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    drop: set[int] = set()
+    for node in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            body = getattr(node, field, None)
+            if not isinstance(body, list) or not body or not isinstance(body[0], ast.stmt):
+                continue
+            kept = [s for s in body if not _is_bookkeeping(s)]
+            if not kept and not isinstance(node, ast.Module):
+                continue  # the parent is bookkeeping itself, or must keep a body
+            for s in body:
+                if _is_bookkeeping(s):
+                    drop.update(range(s.lineno - 1, s.end_lineno))
+    if not drop:
+        return code
+    lines = [line for i, line in enumerate(code.splitlines()) if i not in drop]
+    result = _squeeze_blank_lines(lines)
+    try:
+        ast.parse(result)
+    except SyntaxError:
+        return code
+    return result
+
+
+_DOCSTRING_OPEN = re.compile(r"^(\s*)([rRuU]?)(\"\"\"|\'\'\')(.*)$")
+
+
+def summarise_docstrings(code: str) -> str:
+    """Shorten every docstring in `code` to its first line (the numpydoc summary).
+
+    What a page shows of the package's source: the signature, a one-line summary
+    and the code, without the reST of the docstring's body (the notebooks and the
+    package keep it).
+    """
+    dedented = textwrap.dedent(code)
+    try:
+        tree = ast.parse(dedented)
+    except SyntaxError:
+        return code
+    lines = code.splitlines()
+    spans = []
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        first = node.body[0] if node.body else None
+        if not (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
+        ):
+            continue
+        if first.end_lineno == first.lineno:
+            continue  # already one line
+        spans.append((first.lineno - 1, first.end_lineno))
+    for start, end in sorted(spans, reverse=True):
+        m = _DOCSTRING_OPEN.match(lines[start])
+        if m is None:
+            continue
+        indent, prefix, quote, rest = m.groups()
+        summary = rest.strip()
+        if not summary:
+            summary = next((x.strip() for x in lines[start + 1 : end] if x.strip()), "")
+            summary = summary.removesuffix(quote).strip()
+        lines[start:end] = [f"{indent}{prefix}{quote}{summary}{quote}"]
+    return "\n".join(lines)
+
+
+def _set_code(block: nodes.literal_block, text: str) -> None:
+    block.rawsource = text
+    block.children = [nodes.Text(text)]
+
+
+def _is_cell(node, element: str) -> bool:
+    return isinstance(node, nodes.container) and node.get("nb_element") == element
+
+
+def setup_cells(document) -> list[nodes.container]:
+    """The code cells a chapter opens with, before its first paragraph of prose."""
+    cells = []
+    for node in document.findall(nodes.Element):
+        if _is_cell(node, "cell_code"):
+            cells.append(node)
+        elif isinstance(node, nodes.paragraph) and not any(
+            _is_cell(a, "cell_code") for a in _ancestors(node)
+        ):
+            break
+    return cells
+
+
+def _ancestors(node):
+    node = node.parent
+    while node is not None:
+        yield node
+        node = node.parent
+
+
+def _hide_input(cell: nodes.container, show: str, hide: str) -> None:
+    if cell.get("hide_mode"):
+        return
+    cell["hide_mode"] = "input"
+    cell["prompt_show"] = show
+    cell["prompt_hide"] = hide
+
+
+class ReaderCode(SphinxPostTransform):
+    """Setup cells folded (or the Colab cell left out), glue calls and docstring bodies
+    left out of the code shown. Runs before myst-nb wraps hidden inputs (priority 199)."""
+
+    default_priority = 150
+    formats = ("html",)
+
+    def run(self, **kwargs):
+        live = bool(self.config.rbm_book_repository_live)
+        for block in list(self.document.findall(nodes.literal_block)):
+            source = str(block.get("source") or "")
+            if source.endswith(".py") and "rbm" in Path(source).parts:
+                _set_code(block, summarise_docstrings(block.astext()))
+
+        for cell in setup_cells(self.document):
+            code = cell.astext()
+            if "google.colab" in code:
+                if not live:
+                    cell.parent.remove(cell)
+                    continue
+                _hide_input(cell, "Show the Colab install cell", "Hide the Colab install cell")
+            else:
+                _hide_input(cell, "Show the setup code", "Hide the setup code")
+
+        for source in list(self.document.findall(nodes.container)):
+            if not _is_cell(source, "cell_code_source"):
+                continue
+            for block in list(source.findall(nodes.literal_block)):
+                stripped = strip_glue(block.astext())
+                if stripped != block.astext():
+                    _set_code(block, stripped)
+            if not source.astext().strip():
+                cell = source.parent
+                cell.remove(source)
+                if not cell.children:
+                    cell.parent.remove(cell)
+
+
+# --------------------------------------------------------------------------------------
+# The repository switch
+
+
+def _repository_switch(app, config):
+    """Without a real repository, no launch, repository or issue buttons."""
+    if config.rbm_book_repository_live:
+        return
+    options = dict(config.html_theme_options or {})
+    for key in ("use_repository_button", "use_issues_button", "use_edit_page_button"):
+        options[key] = False
+    options["launch_buttons"] = {}
+    config.html_theme_options = options
+
+
+# --------------------------------------------------------------------------------------
+# Japanese words
+
+_CJK = "\u3000-\u303f\u3040-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
+_JA_RUN = re.compile(f"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff][{_CJK}]*")
+_TAG_OR_TEXT = re.compile(r"(<[^>]*>)")
+
+
+def mark_japanese(html: str) -> str:
+    """Wrap each run of Japanese text (outside tags and scripts) in `<span lang="ja">`."""
+    if not _JA_RUN.search(html):
+        return html
+    out, skip = [], 0
+    for part in _TAG_OR_TEXT.split(html):
+        if part.startswith("<"):
+            tag = part[1:].split(None, 1)[0].lower() if len(part) > 2 else ""
+            if tag in ("script", "style", "title", "textarea"):
+                skip += 1
+            elif tag in ("/script", "/style", "/title", "/textarea"):
+                skip = max(0, skip - 1)
+            out.append(part)
+        elif skip:
+            out.append(part)
+        else:
+            out.append(_JA_RUN.sub(lambda m: f'<span lang="ja">{m.group(0)}</span>', part))
+    return "".join(out)
+
+
 def _paired_markdown(app, pagename: str) -> Path | None:
     """The jupytext MyST pair of a page built from an `.ipynb`, if there is one."""
     source = Path(app.srcdir) / (pagename + ".ipynb")
@@ -101,6 +348,22 @@ def _page_context(app, pagename, templatename, context, doctree):
                     seen.add(ident)
                     unique.append(f)
             context[key] = unique
+
+    # MathJax only where there is math. Sphinx counts the equations of every page a page's
+    # toctree includes, so the front page (whose toctree is the book) loaded all of MathJax.
+    mathjax = app.config.mathjax_path
+    math = app.env.get_domain("math")
+    if mathjax and not math.data.get("has_equations", {}).get(pagename):
+
+        def is_mathjax(f) -> bool:
+            name = str(getattr(f, "filename", f) or "")
+            body = str(getattr(f, "attributes", {}).get("body", ""))
+            return name.endswith(Path(mathjax).name) or body.startswith("window.MathJax")
+
+        context["script_files"] = [f for f in context.get("script_files", []) if not is_mathjax(f)]
+
+    if "body" in context:
+        context["body"] = mark_japanese(context["body"])
 
     md = _paired_markdown(app, pagename)
     if md is None:
@@ -134,8 +397,114 @@ def _copy_markdown_sources(app, exception):
             tmp.replace(target)
 
 
+# --------------------------------------------------------------------------------------
+# A lighter site
+
+_SOURCE_MAP_COMMENT = re.compile(rb"\n?/[/*]# sourceMappingURL=[^\n]*?(?:\*/)?(?=\n|$)")
+_ICON_CLASS = re.compile(r'class="([^"]*\bfa-[^"]*)"')
+_ICON_PACKS = {"fab": "brands", "fa-brands": "brands", "far": "regular", "fa-regular": "regular"}
+_ICON_ENTRY = re.compile(
+    r'(?:"([a-z0-9-]+)"|([a-z0-9]+)):\[(\d+),(\d+),\[([^\]]*)\],"[0-9a-f]+","([^"]+)"\]'
+)
+# Not icon names: Font Awesome's size and style modifiers.
+_ICON_MODIFIERS = {"fa-lg", "fa-sm", "fa-xs", "fa-2x", "fa-fw", "fa-solid", "fa-regular"}
+_ICON_MODIFIERS |= {"fa-brands"}
+
+
+def _icon_packs(fontawesome_js: str) -> dict[str, dict[str, tuple[int, int, str]]]:
+    """Font Awesome's icon packs (brands, regular, solid) from its bundle: name -> (w, h, path)."""
+    starts = [m.start() for m in re.finditer(r'var p=\{"?[a-z0-9-]+"?:\[\d', fontawesome_js)]
+    if len(starts) != 3:
+        raise RuntimeError(f"expected 3 icon packs in Font Awesome's script, found {len(starts)}")
+    packs: dict[str, dict] = {}
+    ends = [*starts[1:], len(fontawesome_js)]
+    for name, start, end in zip(("brands", "regular", "solid"), starts, ends, strict=True):
+        icons = {}
+        for m in _ICON_ENTRY.finditer(fontawesome_js, start, end):
+            key = m.group(1) or m.group(2)
+            icon = (int(m.group(3)), int(m.group(4)), m.group(6))
+            icons[key] = icon
+            for alias in re.findall(r'"([a-z0-9-]+)"', m.group(5)):
+                icons.setdefault(alias, icon)
+        packs[name] = icons
+    return packs
+
+
+def icon_css(used: set[tuple[str, str]], packs) -> str:
+    """CSS that draws each (pack, icon) in `used` as a mask of its SVG path."""
+    from urllib.parse import quote
+
+    rules = [
+        "/* The theme's icons, drawn from Font Awesome Free's SVG paths (CC BY 4.0), so that",
+        "   pages need not load its 1.5 MB script. Written by tools/rbm_book_site.py. */",
+        ":where(.fa-solid, .fas, .fa-brands, .fab, .fa-regular, .far) {",
+        "  display: inline-block; width: 1.25em; height: 1em; vertical-align: -0.125em;",
+        "  background-color: currentColor;",
+        "  -webkit-mask: var(--rbm-icon) center / contain no-repeat;",
+        "  mask: var(--rbm-icon) center / contain no-repeat;",
+        "}",
+        "/* no glyph from the icon font (so the browser does not fetch it) */",
+        ":is(.fa-solid, .fas, .fa-brands, .fab, .fa-regular, .far)::before {",
+        "  content: none !important;",
+        "}",
+        ".fa-lg { font-size: 1.25em; line-height: 0.05em; vertical-align: -0.075em; }",
+    ]
+    for pack, name in sorted(used):
+        icon = packs.get(pack, {}).get(name) or packs.get("solid", {}).get(name)
+        if icon is None:
+            continue
+        w, h, path = icon
+        svg = (
+            f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {w} {h}'>"
+            f"<path d='{path}'/></svg>"
+        )
+        prefixes = {"brands": (".fab", ".fa-brands"), "regular": (".far", ".fa-regular")}
+        selectors = ", ".join(f"{p}.fa-{name}" for p in prefixes.get(pack, (".fas", ".fa-solid")))
+        rules.append(f'{selectors} {{ --rbm-icon: url("data:image/svg+xml,{quote(svg)}"); }}')
+    return "\n".join(rules) + "\n"
+
+
+def _used_icons(outdir: Path) -> set[tuple[str, str]]:
+    used = set()
+    for page in outdir.rglob("*.html"):
+        for classes in _ICON_CLASS.findall(page.read_text(encoding="utf-8", errors="replace")):
+            names = classes.split()
+            pack = next((_ICON_PACKS[n] for n in names if n in _ICON_PACKS), "solid")
+            for n in names:
+                if n.startswith("fa-") and n not in _ICON_MODIFIERS:
+                    used.add((pack, n.removeprefix("fa-")))
+    return used
+
+
+def _lighten(app, exception):
+    """No source maps; the icons as a small stylesheet instead of Font Awesome's script."""
+    if exception is not None or app.builder.format != "html":
+        return
+    outdir = Path(app.outdir)
+    static = outdir / "_static"
+    for mapfile in static.rglob("*.map"):
+        mapfile.unlink()
+    for asset in [*static.rglob("*.js"), *static.rglob("*.css")]:
+        data = asset.read_bytes()
+        if b"sourceMappingURL" in data:
+            asset.write_bytes(_SOURCE_MAP_COMMENT.sub(b"", data))
+    fontawesome = static / "scripts" / "fontawesome.js"
+    if fontawesome.exists():
+        packs = _icon_packs(fontawesome.read_text(encoding="utf-8"))
+        (static / "rbm-icons.css").write_text(icon_css(_used_icons(outdir), packs))
+        # nothing loads it any more (see tools/templates/layout.html)
+        fontawesome.unlink()
+        for extra in static.glob("scripts/fontawesome.js.*"):
+            extra.unlink()
+
+
 def setup(app):
     app.add_directive("package-versions", PackageVersions)
+    app.add_config_value("rbm_book_repository_live", False, "env", [bool])
+    app.connect("config-inited", _repository_switch, priority=900)
+    app.add_post_transform(ReaderCode)
+    app.add_css_file("rbm-icons.css")
+    app.connect("build-finished", _lighten, priority=900)
     # after sphinx-book-theme's header buttons (priority 501)
     app.connect("html-page-context", _page_context, priority=900)
     app.connect("build-finished", _copy_markdown_sources)

@@ -113,12 +113,24 @@ class Watch:
 class Browsing:
     """A browser context whose requests outside 127.0.0.1 are aborted and recorded."""
 
-    def __init__(self, browser, server: str, dark: bool, javascript: bool = True):
+    def __init__(
+        self,
+        browser,
+        server: str,
+        dark: bool,
+        javascript: bool = True,
+        viewport: dict | None = None,
+    ):
         mode = "dark" if dark else "light"
         self.server = server
         self.external: list[str] = []
+        viewport = viewport or VIEWPORT
         self.context = browser.new_context(
-            viewport=VIEWPORT, color_scheme=mode, java_script_enabled=javascript
+            viewport=viewport,
+            color_scheme=mode,
+            java_script_enabled=javascript,
+            # a phone-sized window is a touch screen (taps, no hover)
+            has_touch=viewport["width"] < 600,
         )
         self.context.set_default_timeout(TIMEOUT_MS)
         if dark:
