@@ -194,12 +194,29 @@ def summarise_docstrings(code: str) -> str:
         if m is None:
             continue
         indent, prefix, quote, rest = m.groups()
-        summary = rest.strip()
-        if not summary:
-            summary = next((x.strip() for x in lines[start + 1 : end] if x.strip()), "")
-            summary = summary.removesuffix(quote).strip()
-        lines[start:end] = [f"{indent}{prefix}{quote}{summary}{quote}"]
+        # the summary: the docstring's first paragraph, joined into one line
+        body = [rest, *lines[start + 1 : end]]
+        while body and not body[0].strip():
+            body.pop(0)
+        paragraph = []
+        for line in body:
+            if not line.strip():
+                break
+            paragraph.append(line.strip())
+        summary = " ".join(paragraph)
+        summary = summary.split(quote)[0].strip()
+        lines[start:end] = [f"{indent}{prefix}{quote}{_plain(summary)}{quote}"]
     return "\n".join(lines)
+
+
+_MATH_ROLE = re.compile(r"\s*:math:`[^`]*`")
+
+
+def _plain(summary: str) -> str:
+    """A summary line without inline reST math (`Free energy :math:`F(v)`.` -> `Free energy.`)."""
+    text = _MATH_ROLE.sub("", summary)
+    text = re.sub(r"\s+([.,;:])", r"\1", text)
+    return re.sub(r"\s{2,}", " ", text).strip()
 
 
 def _set_code(block: nodes.literal_block, text: str) -> None:
@@ -247,34 +264,37 @@ class ReaderCode(SphinxPostTransform):
     formats = ("html",)
 
     def run(self, **kwargs):
-        live = bool(self.config.rbm_book_repository_live)
-        for block in list(self.document.findall(nodes.literal_block)):
-            source = str(block.get("source") or "")
-            if source.endswith(".py") and "rbm" in Path(source).parts:
-                _set_code(block, summarise_docstrings(block.astext()))
+        reader_code(self.document, live=bool(self.config.rbm_book_repository_live))
 
-        for cell in setup_cells(self.document):
-            code = cell.astext()
-            if "google.colab" in code:
-                if not live:
-                    cell.parent.remove(cell)
-                    continue
-                _hide_input(cell, "Show the Colab install cell", "Hide the Colab install cell")
-            else:
-                _hide_input(cell, "Show the setup code", "Hide the setup code")
 
-        for source in list(self.document.findall(nodes.container)):
-            if not _is_cell(source, "cell_code_source"):
+def reader_code(document, live: bool) -> None:
+    """What `ReaderCode` does to a page's doctree (a function, so the tests can call it)."""
+    for block in list(document.findall(nodes.literal_block)):
+        source = str(block.get("source") or "")
+        if source.endswith(".py"):  # a literalinclude (notebook cells come from .ipynb)
+            _set_code(block, summarise_docstrings(block.astext()))
+
+    for cell in setup_cells(document):
+        if "google.colab" in cell.astext():
+            if not live:
+                cell.parent.remove(cell)
                 continue
-            for block in list(source.findall(nodes.literal_block)):
-                stripped = strip_glue(block.astext())
-                if stripped != block.astext():
-                    _set_code(block, stripped)
-            if not source.astext().strip():
-                cell = source.parent
-                cell.remove(source)
-                if not cell.children:
-                    cell.parent.remove(cell)
+            _hide_input(cell, "Show the Colab install cell", "Hide the Colab install cell")
+        else:
+            _hide_input(cell, "Show the setup code", "Hide the setup code")
+
+    for source in list(document.findall(nodes.container)):
+        if not _is_cell(source, "cell_code_source"):
+            continue
+        for block in list(source.findall(nodes.literal_block)):
+            stripped = strip_glue(block.astext())
+            if stripped != block.astext():
+                _set_code(block, stripped)
+        if not source.astext().strip():
+            cell = source.parent
+            cell.remove(source)
+            if not cell.children:
+                cell.parent.remove(cell)
 
 
 # --------------------------------------------------------------------------------------
@@ -307,11 +327,9 @@ def mark_japanese(html: str) -> str:
     out, skip = [], 0
     for part in _TAG_OR_TEXT.split(html):
         if part.startswith("<"):
-            tag = part[1:].split(None, 1)[0].lower() if len(part) > 2 else ""
-            if tag in ("script", "style", "title", "textarea"):
-                skip += 1
-            elif tag in ("/script", "/style", "/title", "/textarea"):
-                skip = max(0, skip - 1)
+            m = re.match(r"<(/?)([a-zA-Z0-9]+)", part)
+            if m and m.group(2).lower() in ("script", "style", "title", "textarea"):
+                skip = max(0, skip - 1) if m.group(1) else skip + 1
             out.append(part)
         elif skip:
             out.append(part)
@@ -476,11 +494,44 @@ def _used_icons(outdir: Path) -> set[tuple[str, str]]:
     return used
 
 
+def shrink_png(path: Path) -> bool:
+    """Rewrite a figure as a 256-colour PNG when that is much smaller; True if rewritten.
+
+    Matplotlib's figures have few colours (lines, fills, text edges, grey-level digits), so a
+    palette without dithering looks the same and weighs a third as much: with the figures
+    drawn at twice their resolution, this keeps a chapter's first visit light.
+    """
+    import io
+
+    from PIL import Image
+
+    with Image.open(path) as image:
+        if image.mode not in ("RGB", "RGBA"):
+            return False
+        if image.mode == "RGBA" and image.getextrema()[3][0] < 255:
+            return False  # keep transparency as it is
+        palette = image.convert("RGB").quantize(
+            colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
+    buffer = io.BytesIO()
+    palette.save(buffer, format="PNG", optimize=True)
+    data = buffer.getvalue()
+    if len(data) > 0.8 * path.stat().st_size:
+        return False
+    tmp = path.with_suffix(".png.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return True
+
+
 def _lighten(app, exception):
-    """No source maps; the icons as a small stylesheet instead of Font Awesome's script."""
+    """No source maps; the icons as a small stylesheet instead of Font Awesome's script;
+    figures as palette PNGs."""
     if exception is not None or app.builder.format != "html":
         return
     outdir = Path(app.outdir)
+    for png in (outdir / "_images").glob("*.png"):
+        shrink_png(png)
     static = outdir / "_static"
     for mapfile in static.rglob("*.map"):
         mapfile.unlink()
