@@ -302,8 +302,11 @@ def reader_code(document, live: bool) -> None:
 
 
 def _repository_switch(app, config):
-    """Without a real repository, no launch, repository or issue buttons."""
+    """Without a real repository, no launch, repository or issue buttons. With one, the tag
+    `rbm_repository_live` is set, for text that mentions them (``{only}`` directives)."""
     if config.rbm_book_repository_live:
+        if app is not None:
+            app.tags.add("rbm_repository_live")
         return
     options = dict(config.html_theme_options or {})
     for key in ("use_repository_button", "use_issues_button", "use_edit_page_button"):

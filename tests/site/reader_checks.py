@@ -19,7 +19,7 @@ SCREENSHOT_CHAPTERS = [
 EQUATIONS_JS = """
 () => {
   const r = e => e.getBoundingClientRect();
-  const out = {clipped: [], overlaps: [], scrolling: 0, numbers: 0, inlineOut: []};
+  const out = {clipped: [], overlaps: [], wide: [], scrolling: 0, numbers: 0, inlineOut: []};
   const article = document.querySelector('.bd-article');
   const right = r(article).right;
   for (const eq of article.querySelectorAll('mjx-container[display="true"]')) {
@@ -29,6 +29,7 @@ EQUATIONS_JS = """
     const style = getComputedStyle(eq);
     if (wide) {
       out.scrolling += 1;
+      out.wide.push(label);
       if (!['auto', 'scroll'].includes(style.overflowX)) out.clipped.push(label);
     }
     if (r(eq).right > right + 1) out.clipped.push(label + ' (past the column)');
@@ -110,6 +111,10 @@ def desktop_layout_problems(page, path: str) -> list[str]:
         problems.append(f"{path}: equations cut off: {equations['clipped']}")
     if equations["overlaps"]:
         problems.append(f"{path}: equation numbers on formulas: {equations['overlaps']}")
+    if equations["wide"]:
+        # every display equation is broken into lines that fit the 1280 px column; the
+        # scrolling (with its cue) is for narrower screens
+        problems.append(f"{path}: equations wider than the column: {equations['wide']}")
     outputs = page.evaluate(OUTPUTS_JS)
     if outputs:
         problems.append(f"{path}: outputs cut off: {outputs}")
