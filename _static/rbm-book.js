@@ -37,19 +37,21 @@
 
   /* Display equations wider than their column scroll sideways; mark those that do, so that
      the stylesheet can show a cue at the edge that hides more of the formula. */
+  const markSides = (box, scroller) => {
+    const wide = scroller.scrollWidth > scroller.clientWidth + 1;
+    const atEnd = scroller.scrollLeft + scroller.clientWidth >= scroller.scrollWidth - 1;
+    box.classList.toggle("rbm-scrolls", wide);
+    box.classList.toggle("rbm-scrolled", wide && scroller.scrollLeft > 1);
+    box.classList.toggle("rbm-scrolled-to-end", wide && atEnd);
+  };
   const markScrollers = () => {
     document.querySelectorAll(".bd-article div.math").forEach((box) => {
-      const scroller = box.querySelector("mjx-container") || box;
-      const wide = scroller.scrollWidth > scroller.clientWidth + 1;
-      box.classList.toggle("rbm-scrolls", wide);
-      const atEnd = scroller.scrollLeft + scroller.clientWidth >= scroller.scrollWidth - 1;
-      box.classList.toggle("rbm-scrolled-to-end", wide && atEnd);
+      const scroller = box.querySelector(":scope > mjx-container");
+      if (!scroller) return;
+      markSides(box, scroller);
       if (!scroller.dataset.rbmWatched) {
         scroller.dataset.rbmWatched = "1";
-        scroller.addEventListener("scroll", () => {
-          const end = scroller.scrollLeft + scroller.clientWidth >= scroller.scrollWidth - 1;
-          box.classList.toggle("rbm-scrolled-to-end", end);
-        }, { passive: true });
+        scroller.addEventListener("scroll", () => markSides(box, scroller), { passive: true });
       }
     });
   };

@@ -13,11 +13,9 @@ def use_book_style():
     """Set the matplotlib defaults every chapter uses.
 
     Figures get an opaque white background so they stay readable when the
-    site is shown in dark mode. Fonts are sized for the width a figure is shown
-    at on the website: a 10-inch-wide figure is scaled down to the 672 px text
-    column, and its tick and legend labels still come out at about 10 px there.
-    In Jupyter, figures are drawn at twice their nominal resolution ("retina"),
-    so they stay sharp on high-density screens; their nominal size, and so the
+    site is shown in dark mode, and a resolution that is sharp but small. In
+    Jupyter, figures are drawn at twice their nominal resolution ("retina"), so
+    they stay sharp on high-density screens; their nominal size, and so the
     ``<Figure size WxH ...>`` text a notebook prints, does not change.
     """
     mpl.rcParams.update(
@@ -30,14 +28,7 @@ def use_book_style():
             "savefig.dpi": 100,
             "figure.figsize": (6.4, 4.0),
             "axes.grid": False,
-            "font.size": 12,
-            "axes.titlesize": 12,
-            "axes.labelsize": 12,
-            "xtick.labelsize": 11,
-            "ytick.labelsize": 11,
-            "legend.fontsize": 11,
-            "legend.title_fontsize": 11,
-            "figure.titlesize": 13,
+            "font.size": 10,
         }
     )
     _use_retina_figures()

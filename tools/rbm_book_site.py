@@ -10,7 +10,8 @@
   declared" in the browser console).
 - Code as a reader meets it (``ReaderCode``): a chapter's setup cells (the Colab
   install cell and the imports cell, the code cells before the first prose) are
-  folded behind a "Show" toggle; the ``glue`` bookkeeping lines are left out of
+  folded behind a "Show" toggle; a cell with a figure wider than the column is
+  shown full width on a desktop; the ``glue`` bookkeeping lines are left out of
   the code shown on the page; package source shown with ``literalinclude`` keeps
   a one-line summary of its numpydoc docstring. The notebooks keep everything.
 - The repository switch: until ``_config.yml`` names a real repository
@@ -267,6 +268,23 @@ class ReaderCode(SphinxPostTransform):
         reader_code(self.document, live=bool(self.config.rbm_book_repository_live))
 
 
+# A figure wider than this (in CSS px, at its nominal size) would be shrunk by more than a
+# few per cent in the 672 px text column. Its cell gets sphinx-book-theme's `full-width`
+# class: on a desktop it spans 136 % of the column (about 910 px), over the page's table of
+# contents, which the theme hides while the figure is on screen. Shrunk less, its 10 pt
+# labels stay above 10 px.
+WIDE_FIGURE_PX = 700
+
+
+def _widest_image(cell) -> float:
+    widest = 0.0
+    for image in cell.findall(nodes.image):
+        m = re.fullmatch(r"([0-9.]+)(px)?", str(image.get("width", "")))
+        if m:
+            widest = max(widest, float(m.group(1)))
+    return widest
+
+
 def reader_code(document, live: bool) -> None:
     """What `ReaderCode` does to a page's doctree (a function, so the tests can call it)."""
     for block in list(document.findall(nodes.literal_block)):
@@ -282,6 +300,10 @@ def reader_code(document, live: bool) -> None:
             _hide_input(cell, "Show the Colab install cell", "Hide the Colab install cell")
         else:
             _hide_input(cell, "Show the setup code", "Hide the setup code")
+
+    for cell in document.findall(nodes.container):
+        if _is_cell(cell, "cell_code") and _widest_image(cell) > WIDE_FIGURE_PX:
+            cell["classes"].append("tag_full-width")
 
     for source in list(document.findall(nodes.container)):
         if not _is_cell(source, "cell_code_source"):

@@ -19,7 +19,8 @@ SCREENSHOT_CHAPTERS = [
 EQUATIONS_JS = """
 () => {
   const r = e => e.getBoundingClientRect();
-  const out = {clipped: [], overlaps: [], wide: [], scrolling: 0, numbers: 0, inlineOut: []};
+  const out = {clipped: [], overlaps: [], wide: [], noCue: [], scrolling: 0, numbers: 0,
+               inlineOut: []};
   const article = document.querySelector('.bd-article');
   const right = r(article).right;
   for (const eq of article.querySelectorAll('mjx-container[display="true"]')) {
@@ -30,6 +31,9 @@ EQUATIONS_JS = """
     if (wide) {
       out.scrolling += 1;
       out.wide.push(label);
+      // the cue: a shadow on the side that hides more of the formula
+      if (!box.classList.contains('rbm-scrolls') || style.boxShadow === 'none')
+        out.noCue.push(label);
       if (!['auto', 'scroll'].includes(style.overflowX)) out.clipped.push(label);
     }
     if (r(eq).right > right + 1) out.clipped.push(label + ' (past the column)');
@@ -87,9 +91,10 @@ OUTPUTS_JS = """
 }
 """
 
-# The smallest font the book's style sets (rbm/plotting.py: tick and legend labels, 11 pt),
-# in CSS pixels at the figure's nominal size (100 dpi).
-SMALLEST_FONT_PX = 11 * 100 / 72
+# The book's figure font (rbm/plotting.py: 10 pt, for tick and legend labels too), in CSS
+# pixels at the figure's nominal size (100 dpi). Figures whose code asks for a smaller font
+# are not caught by this estimate.
+SMALLEST_FONT_PX = 10 * 100 / 72
 MIN_SHOWN_FONT_PX = 10
 
 FIGURES_JS = """

@@ -151,6 +151,9 @@ def test_phone_equations_numbers_and_boxes(site, phone, artifacts, path):
     assert not report["overlaps"], (
         f"{path}: equation numbers overlap their formulas at 390 px: {report['overlaps']}"
     )
+    assert not report["noCue"], (
+        f"{path}: equations that scroll without a visible cue at 390 px: {report['noCue']}"
+    )
     assert not report["inlineOut"], (
         f"{path}: inline math runs out of its box at 390 px: {report['inlineOut']}"
     )

@@ -1,4 +1,5 @@
-"""The repository switch in both positions, without building the site twice.
+"""The extension's page transforms on small pages: the repository switch in both positions
+(without building the site twice), setup cells, glue lines, docstrings, wide figures.
 
 The built site is checked in the position `_config.yml` has (test_reader_features.py); here
 the extension's own functions run on a small page in both positions, and the helper script
@@ -130,3 +131,16 @@ def test_japanese_runs_are_marked_outside_tags():
         '<p title="可視層"><span lang="ja">可視層</span> (Visible Units)</p>'
         '<script>var s = "隠れ層";</script>'
     )
+
+
+def test_wide_figures_get_the_full_width_class():
+    document = _page()
+    wide, narrow = _cell("plt.show()\n"), _cell("plt.show()\n")
+    for cell, width in ((wide, "829px"), (narrow, "583px")):
+        output = nodes.container(nb_element="cell_code_output", classes=["cell_output"])
+        output += nodes.image(uri="figure.png", width=width)
+        cell += output
+        document[0] += cell
+    site_ext.reader_code(document, live=False)
+    assert "tag_full-width" in wide["classes"]
+    assert "tag_full-width" not in narrow["classes"]
