@@ -102,6 +102,8 @@ FIGURES_JS = """
   src: img.getAttribute('src'), natural: img.naturalWidth,
   nominal: parseFloat(img.style.width) || Number(img.getAttribute('width')) || img.naturalWidth,
   shown: img.getBoundingClientRect().width,
+  aspect: img.naturalWidth / img.naturalHeight,
+  shownAspect: img.getBoundingClientRect().width / img.getBoundingClientRect().height,
   link: img.closest('a')?.getAttribute('href') || null,
 }))
 """
@@ -126,6 +128,8 @@ def desktop_layout_problems(page, path: str) -> list[str]:
     for f in page.evaluate(FIGURES_JS):
         if f["shown"] < 50:
             continue
+        if abs(f["shownAspect"] / f["aspect"] - 1) > 0.02:
+            problems.append(f"{path}: a figure is shown squeezed out of shape: {f}")
         if f["natural"] < 1.9 * f["nominal"]:
             problems.append(f"{path}: not a retina image: {f}")
         shown_font = SMALLEST_FONT_PX * f["shown"] / f["nominal"]

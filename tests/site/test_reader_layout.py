@@ -224,8 +224,13 @@ def test_reference_tables_fit_or_scroll_as_a_block(site, browser, server, path, 
 # -------------------------------------------------------------------------------- figures
 
 
-def test_phone_figures_open_full_size(site, phone):
-    page, _ = _open(phone, "book/11_training_in_practice.html")
+@pytest.mark.parametrize(
+    "path", ["book/11_training_in_practice.html", "book/06_gibbs_and_contrastive_divergence.html"]
+)
+def test_phone_figures_keep_their_shape_and_open_full_size(site, phone, path):
+    """At 390 px a two-panel figure is shrunk to the screen, keeps its proportions, and a tap
+    opens it at full size."""
+    page, _ = _open(phone, path)
     try:
         figures = page.evaluate(FIGURES_JS)
     finally:
@@ -234,6 +239,7 @@ def test_phone_figures_open_full_size(site, phone):
     for f in figures:
         assert f["link"] and f["link"].split("/")[-1] == f["src"].split("/")[-1], f
         assert f["shown"] <= PHONE["width"], f
+        assert abs(f["shownAspect"] / f["aspect"] - 1) < 0.02, f"squeezed out of shape: {f}"
 
 
 # ---------------------------------------------------------------------------- search
