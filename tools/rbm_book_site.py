@@ -276,6 +276,16 @@ class ReaderCode(SphinxPostTransform):
 WIDE_FIGURE_PX = 700
 
 
+# Characters of code that fit the 672 px column (the theme's code type is about 8.4 px a
+# character). The package is formatted at 99; a block with longer lines is shown full width
+# on a desktop too (about 104 characters fit), so that it need not scroll sideways.
+CODE_COLUMN_CHARS = 74
+
+
+def _longest_line(text: str) -> int:
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
 def _widest_image(cell) -> float:
     widest = 0.0
     for image in cell.findall(nodes.image):
@@ -317,6 +327,19 @@ def reader_code(document, live: bool) -> None:
             cell.remove(source)
             if not cell.children:
                 cell.parent.remove(cell)
+        elif _longest_line(source.astext()) > CODE_COLUMN_CHARS:
+            cell = source.parent
+            # not a folded cell: it is one line until opened
+            if not cell.get("hide_mode") and "tag_full-width" not in cell["classes"]:
+                cell["classes"].append("tag_full-width")
+
+    # code shown outside notebook cells: included source, code blocks in the prose
+    for block in document.findall(nodes.literal_block):
+        in_cell = any(
+            isinstance(a, nodes.container) and a.get("nb_element") for a in _ancestors(block)
+        )
+        if not in_cell and _longest_line(block.astext()) > CODE_COLUMN_CHARS:
+            block["classes"].append("full-width")
 
 
 # --------------------------------------------------------------------------------------
