@@ -312,7 +312,15 @@ def reader_code(document, live: bool) -> None:
             _hide_input(cell, "Show the setup code", "Hide the setup code")
 
     for cell in document.findall(nodes.container):
-        if _is_cell(cell, "cell_code") and _widest_image(cell) > WIDE_FIGURE_PX:
+        if not _is_cell(cell, "cell_code"):
+            continue
+        printed = [
+            _longest_line(block.astext())
+            for output in cell.findall(nodes.container)
+            if _is_cell(output, "cell_code_output")
+            for block in output.findall(nodes.literal_block)
+        ]
+        if _widest_image(cell) > WIDE_FIGURE_PX or max(printed, default=0) > CODE_COLUMN_CHARS:
             cell["classes"].append("tag_full-width")
 
     for source in list(document.findall(nodes.container)):
@@ -466,6 +474,9 @@ def _copy_markdown_sources(app, exception):
 # --------------------------------------------------------------------------------------
 # A lighter site
 
+# Font Awesome's glyph for each icon class, in the theme's stylesheet: unused, since
+# rbm-icons.css draws the icons the pages use (about 86 kB of the stylesheet's 397 kB).
+_ICON_GLYPH_RULES = re.compile(r'(?:\.fa-[a-z0-9-]+:(?:before|after),?)+\{content:"[^"]*"\}')
 _SOURCE_MAP_COMMENT = re.compile(rb"\n?/[/*]# sourceMappingURL=[^\n]*?(?:\*/)?(?=\n|$)")
 _ICON_CLASS = re.compile(r'class="([^"]*\bfa-[^"]*)"')
 _ICON_PACKS = {"fab": "brands", "fa-brands": "brands", "far": "regular", "fa-regular": "regular"}
@@ -587,6 +598,12 @@ def _lighten(app, exception):
         data = asset.read_bytes()
         if b"sourceMappingURL" in data:
             asset.write_bytes(_SOURCE_MAP_COMMENT.sub(b"", data))
+    theme_css = static / "styles" / "pydata-sphinx-theme.css"
+    if theme_css.exists():
+        text = theme_css.read_text(encoding="utf-8")
+        slim = _ICON_GLYPH_RULES.sub("", text)
+        if slim != text:
+            theme_css.write_text(slim, encoding="utf-8")
     fontawesome = static / "scripts" / "fontawesome.js"
     if fontawesome.exists():
         packs = _icon_packs(fontawesome.read_text(encoding="utf-8"))

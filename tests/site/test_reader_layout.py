@@ -26,8 +26,8 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
 # A first visit to a chapter: everything it loads, uncompressed. Measured (issue 18): before,
-# 4.2-4.6 MB and 41-46 requests; now 2.4-2.7 MB and 37-42 requests, of which MathJax is
-# 1.33 MB of script plus about 0.1 MB of fonts, the theme's stylesheet 0.4 MB, and the
+# 4.2-4.6 MB and 41-46 requests; now 2.3-2.6 MB and 37-42 requests, of which MathJax is
+# 1.33 MB of script plus about 0.1 MB of fonts, the theme's stylesheet 0.31 MB, and the
 # figures (retina, palette PNGs) 0.1-0.6 MB. The 1.5 MB goal needs a lighter MathJax build
 # (or math rendered at build time); this limit catches any regression above today's weight.
 MAX_PAGE_BYTES = 3_000_000
