@@ -188,6 +188,25 @@ def test_printed_output_is_one_block_per_cell(site, path):
         assert n <= 1, f"{path}: a cell's printed output is split into {n} boxes"
 
 
+def test_chapter_10_results_table_shows_every_column_at_1280(site, desktop):
+    """The printed results table: one block, and its last columns ("reverse", "recon.",
+    "published", discussed in the next paragraph) in view without scrolling."""
+    page, _ = _open(desktop, "book/10_evaluating_with_ais.html")
+    try:
+        table = page.evaluate(
+            """() => { const pre = Array.from(document.querySelectorAll('.cell_output pre'))
+                         .find(p => p.textContent.includes('published'));
+                       return pre && {scroll: pre.scrollWidth, width: pre.clientWidth,
+                                      boxes: pre.closest('.cell_output')
+                                                .querySelectorAll('.output.stream').length}; }"""
+        )
+    finally:
+        page.close()
+    assert table, "no results table on chapter 10"
+    assert table["boxes"] == 1, table
+    assert table["scroll"] <= table["width"] + 1, f"the table's last columns are hidden: {table}"
+
+
 @pytest.mark.parametrize(
     "path,width",
     [("book/notation.html", 1280), ("book/status.html", 1280), ("book/notation.html", 390)],
