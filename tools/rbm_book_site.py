@@ -8,16 +8,34 @@
 - Each page's script list without duplicates (sphinx-thebe registers its
   configuration script twice, which throws "THEBE_JS_URL has already been
   declared" in the browser console).
+- Code as a reader meets it (``ReaderCode``): a chapter's setup cells (the Colab
+  install cell and the imports cell, the code cells before the first prose) are
+  folded behind a "Show" toggle; a cell with a figure wider than the column is
+  shown full width on a desktop; the ``glue`` bookkeeping lines are left out of
+  the code shown on the page; package source shown with ``literalinclude`` keeps
+  a one-line summary of its numpydoc docstring. The notebooks keep everything.
+- The repository switch: until ``_config.yml`` names a real repository
+  (``rbm_book_repository_live: true``, set by ``tools/set_repository_url.py``),
+  the launch, repository and issue buttons and the Colab install cell are left
+  out, so that nothing on the site points to a repository that does not exist.
+- A lighter site: no source maps, no Font Awesome bundle (the few icons the
+  theme uses are drawn by ``_static/rbm-icons.css``), no search index on pages
+  that do not search, MathJax only on pages with math.
+- Japanese words marked ``lang="ja"``.
 """
 
 from __future__ import annotations
 
+import ast
 import platform
+import re
 import shutil
+import textwrap
 from importlib import metadata
 from pathlib import Path
 
 from docutils import nodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.docutils import SphinxDirective
 
 # The toolchain and the libraries the chapters use, in the order the table shows them.
@@ -73,6 +91,309 @@ class PackageVersions(SphinxDirective):
         return [table]
 
 
+# --------------------------------------------------------------------------------------
+# Code as a reader meets it
+
+
+def _is_glue_call(stmt) -> bool:
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        func = stmt.value.func
+        return isinstance(func, ast.Name) and func.id == "glue"
+    if isinstance(stmt, ast.ImportFrom) and stmt.module in ("myst_nb", "myst_nb.glue"):
+        return all(alias.name == "glue" for alias in stmt.names)
+    return False
+
+
+def _is_bookkeeping(stmt) -> bool:
+    """A `glue(...)` call, its import, or a loop/branch that holds nothing else."""
+    if _is_glue_call(stmt):
+        return True
+    if isinstance(stmt, (ast.For, ast.If, ast.With)):
+        parts = stmt.body + getattr(stmt, "orelse", [])
+        return bool(parts) and all(_is_bookkeeping(s) for s in parts)
+    return False
+
+
+def _squeeze_blank_lines(lines: list[str]) -> str:
+    out: list[str] = []
+    for line in lines:
+        if not line.strip() and (not out or not out[-1].strip()):
+            continue
+        out.append(line)
+    while out and not out[-1].strip():
+        out.pop()
+    return "\n".join(out)
+
+
+def strip_glue(code: str) -> str:
+    """`code` without its `glue` bookkeeping (the calls that hand numbers to the text).
+
+    Returns `code` unchanged when it does not parse, or when removing the calls
+    would leave code that does not parse.
+    """
+    if "glue" not in code:
+        return code
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    drop: set[int] = set()
+    for node in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            body = getattr(node, field, None)
+            if not isinstance(body, list) or not body or not isinstance(body[0], ast.stmt):
+                continue
+            kept = [s for s in body if not _is_bookkeeping(s)]
+            if not kept and not isinstance(node, ast.Module):
+                continue  # the parent is bookkeeping itself, or must keep a body
+            for s in body:
+                if _is_bookkeeping(s):
+                    drop.update(range(s.lineno - 1, s.end_lineno))
+    if not drop:
+        return code
+    lines = [line for i, line in enumerate(code.splitlines()) if i not in drop]
+    result = _squeeze_blank_lines(lines)
+    try:
+        ast.parse(result)
+    except SyntaxError:
+        return code
+    return result
+
+
+_DOCSTRING_OPEN = re.compile(r"^(\s*)([rRuU]?)(\"\"\"|\'\'\')(.*)$")
+
+
+def summarise_docstrings(code: str) -> str:
+    """Shorten every docstring in `code` to its first line (the numpydoc summary).
+
+    What a page shows of the package's source: the signature, a one-line summary
+    and the code, without the reST of the docstring's body (the notebooks and the
+    package keep it).
+    """
+    dedented = textwrap.dedent(code)
+    try:
+        tree = ast.parse(dedented)
+    except SyntaxError:
+        return code
+    lines = code.splitlines()
+    spans = []
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        first = node.body[0] if node.body else None
+        if not (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
+        ):
+            continue
+        if first.end_lineno == first.lineno:
+            continue  # already one line
+        spans.append((first.lineno - 1, first.end_lineno))
+    for start, end in sorted(spans, reverse=True):
+        m = _DOCSTRING_OPEN.match(lines[start])
+        if m is None:
+            continue
+        indent, prefix, quote, rest = m.groups()
+        # the summary: the docstring's first paragraph, joined into one line
+        body = [rest, *lines[start + 1 : end]]
+        while body and not body[0].strip():
+            body.pop(0)
+        paragraph = []
+        for line in body:
+            if not line.strip():
+                break
+            paragraph.append(line.strip())
+        summary = " ".join(paragraph)
+        summary = summary.split(quote)[0].strip()
+        lines[start:end] = [f"{indent}{prefix}{quote}{_plain(summary)}{quote}"]
+    return "\n".join(lines)
+
+
+_MATH_ROLE = re.compile(r"\s*:math:`[^`]*`")
+
+
+def _plain(summary: str) -> str:
+    """A summary line without inline reST math (`Free energy :math:`F(v)`.` -> `Free energy.`)."""
+    text = _MATH_ROLE.sub("", summary)
+    text = re.sub(r"\s+([.,;:])", r"\1", text)
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
+def _set_code(block: nodes.literal_block, text: str) -> None:
+    block.rawsource = text
+    block.children = [nodes.Text(text)]
+
+
+def _is_cell(node, element: str) -> bool:
+    return isinstance(node, nodes.container) and node.get("nb_element") == element
+
+
+def setup_cells(document) -> list[nodes.container]:
+    """The code cells a chapter opens with, before its first paragraph of prose."""
+    cells = []
+    for node in document.findall(nodes.Element):
+        if _is_cell(node, "cell_code"):
+            cells.append(node)
+        elif isinstance(node, nodes.paragraph) and not any(
+            _is_cell(a, "cell_code") for a in _ancestors(node)
+        ):
+            break
+    return cells
+
+
+def _ancestors(node):
+    node = node.parent
+    while node is not None:
+        yield node
+        node = node.parent
+
+
+def _hide_input(cell: nodes.container, show: str, hide: str) -> None:
+    if cell.get("hide_mode"):
+        return
+    cell["hide_mode"] = "input"
+    cell["prompt_show"] = show
+    cell["prompt_hide"] = hide
+
+
+class ReaderCode(SphinxPostTransform):
+    """Setup cells folded (or the Colab cell left out), glue calls and docstring bodies
+    left out of the code shown. Runs before myst-nb wraps hidden inputs (priority 199)."""
+
+    default_priority = 150
+    formats = ("html",)
+
+    def run(self, **kwargs):
+        reader_code(self.document, live=bool(self.config.rbm_book_repository_live))
+
+
+# A figure wider than this (in CSS px, at its nominal size) would be shrunk by more than a
+# few per cent in the 672 px text column. Its cell gets sphinx-book-theme's `full-width`
+# class: on a desktop it spans 136 % of the column (about 910 px), over the page's table of
+# contents, which the theme hides while the figure is on screen. Shrunk less, its 10 pt
+# labels stay above 10 px.
+WIDE_FIGURE_PX = 700
+
+
+# Characters of code that fit the 672 px column (the theme's code type is about 8.4 px a
+# character). The package is formatted at 99; a block with longer lines is shown full width
+# on a desktop too (about 104 characters fit), so that it need not scroll sideways.
+CODE_COLUMN_CHARS = 74
+
+
+def _longest_line(text: str) -> int:
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
+def _widest_image(cell) -> float:
+    widest = 0.0
+    for image in cell.findall(nodes.image):
+        m = re.fullmatch(r"([0-9.]+)(px)?", str(image.get("width", "")))
+        if m:
+            widest = max(widest, float(m.group(1)))
+    return widest
+
+
+def reader_code(document, live: bool) -> None:
+    """What `ReaderCode` does to a page's doctree (a function, so the tests can call it)."""
+    for block in list(document.findall(nodes.literal_block)):
+        source = str(block.get("source") or "")
+        if source.endswith(".py"):  # a literalinclude (notebook cells come from .ipynb)
+            _set_code(block, summarise_docstrings(block.astext()))
+
+    for cell in setup_cells(document):
+        if "google.colab" in cell.astext():
+            if not live:
+                cell.parent.remove(cell)
+                continue
+            _hide_input(cell, "Show the Colab install cell", "Hide the Colab install cell")
+        else:
+            _hide_input(cell, "Show the setup code", "Hide the setup code")
+
+    for cell in document.findall(nodes.container):
+        if not _is_cell(cell, "cell_code"):
+            continue
+        printed = [
+            _longest_line(block.astext())
+            for output in cell.findall(nodes.container)
+            if _is_cell(output, "cell_code_output")
+            for block in output.findall(nodes.literal_block)
+        ]
+        if _widest_image(cell) > WIDE_FIGURE_PX or max(printed, default=0) > CODE_COLUMN_CHARS:
+            cell["classes"].append("tag_full-width")
+
+    for source in list(document.findall(nodes.container)):
+        if not _is_cell(source, "cell_code_source"):
+            continue
+        for block in list(source.findall(nodes.literal_block)):
+            stripped = strip_glue(block.astext())
+            if stripped != block.astext():
+                _set_code(block, stripped)
+        if not source.astext().strip():
+            cell = source.parent
+            cell.remove(source)
+            if not cell.children:
+                cell.parent.remove(cell)
+        elif _longest_line(source.astext()) > CODE_COLUMN_CHARS:
+            cell = source.parent
+            # not a folded cell: it is one line until opened
+            if not cell.get("hide_mode") and "tag_full-width" not in cell["classes"]:
+                cell["classes"].append("tag_full-width")
+
+    # code shown outside notebook cells: included source, code blocks in the prose
+    for block in document.findall(nodes.literal_block):
+        in_cell = any(
+            isinstance(a, nodes.container) and a.get("nb_element") for a in _ancestors(block)
+        )
+        if not in_cell and _longest_line(block.astext()) > CODE_COLUMN_CHARS:
+            block["classes"].append("full-width")
+
+
+# --------------------------------------------------------------------------------------
+# The repository switch
+
+
+def _repository_switch(app, config):
+    """Without a real repository, no launch, repository or issue buttons. With one, the tag
+    `rbm_repository_live` is set, for text that mentions them (``{only}`` directives)."""
+    if config.rbm_book_repository_live:
+        if app is not None:
+            app.tags.add("rbm_repository_live")
+        return
+    options = dict(config.html_theme_options or {})
+    for key in ("use_repository_button", "use_issues_button", "use_edit_page_button"):
+        options[key] = False
+    options["launch_buttons"] = {}
+    config.html_theme_options = options
+
+
+# --------------------------------------------------------------------------------------
+# Japanese words
+
+_CJK = "\u3000-\u303f\u3040-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
+_JA_RUN = re.compile(f"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff][{_CJK}]*")
+_TAG_OR_TEXT = re.compile(r"(<[^>]*>)")
+
+
+def mark_japanese(html: str) -> str:
+    """Wrap each run of Japanese text (outside tags and scripts) in `<span lang="ja">`."""
+    if not _JA_RUN.search(html):
+        return html
+    out, skip = [], 0
+    for part in _TAG_OR_TEXT.split(html):
+        if part.startswith("<"):
+            m = re.match(r"<(/?)([a-zA-Z0-9]+)", part)
+            if m and m.group(2).lower() in ("script", "style", "title", "textarea"):
+                skip = max(0, skip - 1) if m.group(1) else skip + 1
+            out.append(part)
+        elif skip:
+            out.append(part)
+        else:
+            out.append(_JA_RUN.sub(lambda m: f'<span lang="ja">{m.group(0)}</span>', part))
+    return "".join(out)
+
+
 def _paired_markdown(app, pagename: str) -> Path | None:
     """The jupytext MyST pair of a page built from an `.ipynb`, if there is one."""
     source = Path(app.srcdir) / (pagename + ".ipynb")
@@ -101,6 +422,22 @@ def _page_context(app, pagename, templatename, context, doctree):
                     seen.add(ident)
                     unique.append(f)
             context[key] = unique
+
+    # MathJax only where there is math. Sphinx counts the equations of every page a page's
+    # toctree includes, so the front page (whose toctree is the book) loaded all of MathJax.
+    mathjax = app.config.mathjax_path
+    math = app.env.get_domain("math")
+    if mathjax and not math.data.get("has_equations", {}).get(pagename):
+
+        def is_mathjax(f) -> bool:
+            name = str(getattr(f, "filename", f) or "")
+            body = str(getattr(f, "attributes", {}).get("body", ""))
+            return name.endswith(Path(mathjax).name) or body.startswith("window.MathJax")
+
+        context["script_files"] = [f for f in context.get("script_files", []) if not is_mathjax(f)]
+
+    if "body" in context:
+        context["body"] = mark_japanese(context["body"])
 
     md = _paired_markdown(app, pagename)
     if md is None:
@@ -134,8 +471,156 @@ def _copy_markdown_sources(app, exception):
             tmp.replace(target)
 
 
+# --------------------------------------------------------------------------------------
+# A lighter site
+
+# Font Awesome's glyph for each icon class, in the theme's stylesheet: unused, since
+# rbm-icons.css draws the icons the pages use (about 86 kB of the stylesheet's 397 kB).
+_ICON_GLYPH_RULES = re.compile(r'(?:\.fa-[a-z0-9-]+:(?:before|after),?)+\{content:"[^"]*"\}')
+_SOURCE_MAP_COMMENT = re.compile(rb"\n?/[/*]# sourceMappingURL=[^\n]*?(?:\*/)?(?=\n|$)")
+_ICON_CLASS = re.compile(r'class="([^"]*\bfa-[^"]*)"')
+_ICON_PACKS = {"fab": "brands", "fa-brands": "brands", "far": "regular", "fa-regular": "regular"}
+_ICON_ENTRY = re.compile(
+    r'(?:"([a-z0-9-]+)"|([a-z0-9]+)):\[(\d+),(\d+),\[([^\]]*)\],"[0-9a-f]+","([^"]+)"\]'
+)
+# Not icon names: Font Awesome's size and style modifiers.
+_ICON_MODIFIERS = {"fa-lg", "fa-sm", "fa-xs", "fa-2x", "fa-fw", "fa-solid", "fa-regular"}
+_ICON_MODIFIERS |= {"fa-brands"}
+
+
+def _icon_packs(fontawesome_js: str) -> dict[str, dict[str, tuple[int, int, str]]]:
+    """Font Awesome's icon packs (brands, regular, solid) from its bundle: name -> (w, h, path)."""
+    starts = [m.start() for m in re.finditer(r'var p=\{"?[a-z0-9-]+"?:\[\d', fontawesome_js)]
+    if len(starts) != 3:
+        raise RuntimeError(f"expected 3 icon packs in Font Awesome's script, found {len(starts)}")
+    packs: dict[str, dict] = {}
+    ends = [*starts[1:], len(fontawesome_js)]
+    for name, start, end in zip(("brands", "regular", "solid"), starts, ends, strict=True):
+        icons = {}
+        for m in _ICON_ENTRY.finditer(fontawesome_js, start, end):
+            key = m.group(1) or m.group(2)
+            icon = (int(m.group(3)), int(m.group(4)), m.group(6))
+            icons[key] = icon
+            for alias in re.findall(r'"([a-z0-9-]+)"', m.group(5)):
+                icons.setdefault(alias, icon)
+        packs[name] = icons
+    return packs
+
+
+def icon_css(used: set[tuple[str, str]], packs) -> str:
+    """CSS that draws each (pack, icon) in `used` as a mask of its SVG path."""
+    from urllib.parse import quote
+
+    rules = [
+        "/* The theme's icons, drawn from Font Awesome Free's SVG paths (CC BY 4.0), so that",
+        "   pages need not load its 1.5 MB script. Written by tools/rbm_book_site.py. */",
+        ":where(.fa-solid, .fas, .fa-brands, .fab, .fa-regular, .far) {",
+        "  display: inline-block; width: 1.25em; height: 1em; vertical-align: -0.125em;",
+        "  background-color: currentColor;",
+        "  -webkit-mask: var(--rbm-icon) center / contain no-repeat;",
+        "  mask: var(--rbm-icon) center / contain no-repeat;",
+        "}",
+        "/* no glyph from the icon font (so the browser does not fetch it) */",
+        ":is(.fa-solid, .fas, .fa-brands, .fab, .fa-regular, .far)::before {",
+        "  content: none !important;",
+        "}",
+        ".fa-lg { font-size: 1.25em; line-height: 0.05em; vertical-align: -0.075em; }",
+    ]
+    for pack, name in sorted(used):
+        icon = packs.get(pack, {}).get(name) or packs.get("solid", {}).get(name)
+        if icon is None:
+            continue
+        w, h, path = icon
+        svg = (
+            f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {w} {h}'>"
+            f"<path d='{path}'/></svg>"
+        )
+        prefixes = {"brands": (".fab", ".fa-brands"), "regular": (".far", ".fa-regular")}
+        selectors = ", ".join(f"{p}.fa-{name}" for p in prefixes.get(pack, (".fas", ".fa-solid")))
+        rules.append(f'{selectors} {{ --rbm-icon: url("data:image/svg+xml,{quote(svg)}"); }}')
+    return "\n".join(rules) + "\n"
+
+
+def _used_icons(outdir: Path) -> set[tuple[str, str]]:
+    used = set()
+    for page in outdir.rglob("*.html"):
+        for classes in _ICON_CLASS.findall(page.read_text(encoding="utf-8", errors="replace")):
+            names = classes.split()
+            pack = next((_ICON_PACKS[n] for n in names if n in _ICON_PACKS), "solid")
+            for n in names:
+                if n.startswith("fa-") and n not in _ICON_MODIFIERS:
+                    used.add((pack, n.removeprefix("fa-")))
+    return used
+
+
+def shrink_png(path: Path) -> bool:
+    """Rewrite a figure as a 256-colour PNG when that is much smaller; True if rewritten.
+
+    Matplotlib's figures have few colours (lines, fills, text edges, grey-level digits), so a
+    palette without dithering looks the same and weighs a third as much: with the figures
+    drawn at twice their resolution, this keeps a chapter's first visit light.
+    """
+    import io
+
+    from PIL import Image
+
+    with Image.open(path) as image:
+        if image.mode not in ("RGB", "RGBA"):
+            return False
+        if image.mode == "RGBA" and image.getextrema()[3][0] < 255:
+            return False  # keep transparency as it is
+        palette = image.convert("RGB").quantize(
+            colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
+    buffer = io.BytesIO()
+    palette.save(buffer, format="PNG", optimize=True)
+    data = buffer.getvalue()
+    if len(data) > 0.8 * path.stat().st_size:
+        return False
+    tmp = path.with_suffix(".png.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return True
+
+
+def _lighten(app, exception):
+    """No source maps; the icons as a small stylesheet instead of Font Awesome's script;
+    figures as palette PNGs."""
+    if exception is not None or app.builder.format != "html":
+        return
+    outdir = Path(app.outdir)
+    for png in (outdir / "_images").glob("*.png"):
+        shrink_png(png)
+    static = outdir / "_static"
+    for mapfile in static.rglob("*.map"):
+        mapfile.unlink()
+    for asset in [*static.rglob("*.js"), *static.rglob("*.css")]:
+        data = asset.read_bytes()
+        if b"sourceMappingURL" in data:
+            asset.write_bytes(_SOURCE_MAP_COMMENT.sub(b"", data))
+    theme_css = static / "styles" / "pydata-sphinx-theme.css"
+    if theme_css.exists():
+        text = theme_css.read_text(encoding="utf-8")
+        slim = _ICON_GLYPH_RULES.sub("", text)
+        if slim != text:
+            theme_css.write_text(slim, encoding="utf-8")
+    fontawesome = static / "scripts" / "fontawesome.js"
+    if fontawesome.exists():
+        packs = _icon_packs(fontawesome.read_text(encoding="utf-8"))
+        (static / "rbm-icons.css").write_text(icon_css(_used_icons(outdir), packs))
+        # nothing loads it any more (see tools/templates/layout.html)
+        fontawesome.unlink()
+        for extra in static.glob("scripts/fontawesome.js.*"):
+            extra.unlink()
+
+
 def setup(app):
     app.add_directive("package-versions", PackageVersions)
+    app.add_config_value("rbm_book_repository_live", False, "env", [bool])
+    app.connect("config-inited", _repository_switch, priority=900)
+    app.add_post_transform(ReaderCode)
+    app.add_css_file("rbm-icons.css")
+    app.connect("build-finished", _lighten, priority=900)
     # after sphinx-book-theme's header buttons (priority 501)
     app.connect("html-page-context", _page_context, priority=900)
     app.connect("build-finished", _copy_markdown_sources)

@@ -14,6 +14,7 @@ from urllib.parse import urljoin, urlparse
 
 import pytest
 from conftest import reader_pages, toc_files
+from reader_checks import SCREENSHOT_CHAPTERS, desktop_layout_problems, screenshot_views
 
 PAGES = reader_pages()
 VIEWPORT = {"width": 1280, "height": 900}
@@ -84,6 +85,22 @@ FIGURE_ALPHA_JS = """
 """
 
 
+# Bytes (uncompressed) and requests of each page's first visit, filled in by
+# test_page_in_light_mode and checked by test_reader_layout.py::test_page_weight.
+WEIGHTS: dict[str, tuple[int, int]] = {}
+
+
+def page_weight(site: Path, urls: list[str]) -> tuple[int, int]:
+    """Total size of the site's files behind `urls` (the local server sends them as they are)."""
+    total = 0
+    for url in urls:
+        path = urlparse(url).path.lstrip("/") or "index.html"
+        file = site / path
+        if file.is_file():
+            total += file.stat().st_size
+    return total, len(urls)
+
+
 def _page_id(path: str) -> str:
     return path.removesuffix(".html").replace("/", "__")
 
@@ -95,8 +112,10 @@ class Watch:
         self.console: list[str] = []
         self.failed: list[str] = []
         self.pending: set = set()
+        self.loaded: list[str] = []  # URLs of everything the page loaded, for its weight
         page.on("request", lambda r: self.pending.add(r))
         page.on("requestfinished", lambda r: self.pending.discard(r))
+        page.on("requestfinished", lambda r: self.loaded.append(r.url))
         page.on("requestfailed", lambda r: self.pending.discard(r))
         page.on("console", lambda m: m.type == "error" and self.console.append(m.text))
         page.on("pageerror", lambda e: self.console.append(f"uncaught: {e}"))
@@ -113,12 +132,24 @@ class Watch:
 class Browsing:
     """A browser context whose requests outside 127.0.0.1 are aborted and recorded."""
 
-    def __init__(self, browser, server: str, dark: bool, javascript: bool = True):
+    def __init__(
+        self,
+        browser,
+        server: str,
+        dark: bool,
+        javascript: bool = True,
+        viewport: dict | None = None,
+    ):
         mode = "dark" if dark else "light"
         self.server = server
         self.external: list[str] = []
+        viewport = viewport or VIEWPORT
         self.context = browser.new_context(
-            viewport=VIEWPORT, color_scheme=mode, java_script_enabled=javascript
+            viewport=viewport,
+            color_scheme=mode,
+            java_script_enabled=javascript,
+            # a phone-sized window is a touch screen (taps, no hover)
+            has_touch=viewport["width"] < 600,
         )
         self.context.set_default_timeout(TIMEOUT_MS)
         if dark:
@@ -211,6 +242,14 @@ def test_page_in_light_mode(site, light, artifacts, path):
     try:
         report = _settle(page, watch)
         images = page.evaluate(IMAGES_JS)
+        page.wait_for_timeout(200)  # fonts MathJax asked for
+        # routing disables the browser cache: this is a first visit's weight
+        WEIGHTS[path] = page_weight(site, watch.loaded)
+        layout = desktop_layout_problems(page, path) if path.startswith("book/") else []
+        if path in SCREENSHOT_CHAPTERS:
+            screenshot_views(
+                page, artifacts / "reader-screenshots", f"{Path(path).stem[:2]}-1280-light"
+            )
         figures = page.evaluate(FIGURE_ALPHA_JS)
         _screenshot(page, artifacts / "screenshots" / "light" / f"{_page_id(path)}.jpg")
     finally:
@@ -230,6 +269,7 @@ def test_page_in_light_mode(site, light, artifacts, path):
     raw = [t for t in report["texts"] if RAW_TEX.search(t)]
     assert not raw, f"{path} shows raw TeX: {raw[:5]}"
 
+    assert not layout, "\n".join(layout)
     assert not images["broken"], f"{path} has images that did not load: {images['broken']}"
     transparent = [f["src"] for f in figures if any(px[3] < 255 for px in f["corners"])]
     assert not transparent, f"{path}: figures with a transparent background: {transparent}"
@@ -249,6 +289,10 @@ def test_page_in_dark_mode(site, dark, artifacts, path):
         _settle(page, watch)
         theme = page.evaluate("document.documentElement.dataset.theme")
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        if path in SCREENSHOT_CHAPTERS:
+            screenshot_views(
+                page, artifacts / "reader-screenshots", f"{Path(path).stem[:2]}-1280-dark"
+            )
         boxes, shot = _screenshot(
             page, artifacts / "screenshots" / "dark" / f"{_page_id(path)}.jpg"
         )
