@@ -147,7 +147,7 @@ def h_given_v(v, W, c):
 
     .. math::
 
-        P(h_j = 1 \mid \mathbf v) = \sigma\Big(c_j + \sum_i v_i w_{ij}\Big),
+        p(h_j = 1 \mid \mathbf v) = \sigma\Big(c_j + \sum_i v_i w_{ij}\Big),
 
     or ``sigmoid(v @ W + c)`` for a whole batch. These are probabilities, not
     samples: draw binary states from them with :func:`rbm.sample_bernoulli`.
@@ -172,7 +172,7 @@ def v_given_h(h, W, b):
 
     .. math::
 
-        P(v_i = 1 \mid \mathbf h) = \sigma\Big(b_i + \sum_j w_{ij} h_j\Big),
+        p(v_i = 1 \mid \mathbf h) = \sigma\Big(b_i + \sum_j w_{ij} h_j\Big),
 
     or ``sigmoid(h @ W.T + b)`` for a whole batch. These are probabilities, not
     samples: draw binary states from them with :func:`rbm.sample_bernoulli`.

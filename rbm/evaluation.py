@@ -154,7 +154,10 @@ def log_partition(W, b, c):
     Returns
     -------
     float
-        log Z, computed in float64.
+        log Z, accumulated in float64. Small models are computed in float64
+        throughout; above ``2**24`` softplus evaluations the summed-out layer's
+        softplus runs in float32 (several times faster), which moves log Z of an
+        MNIST-sized model by far less than 1e-3 nats.
 
     Raises
     ------
@@ -209,11 +212,11 @@ def log_likelihood_gradient(v, W, b, c):
     .. math::
 
         \frac{\partial \langle \log p(\mathbf v) \rangle}{\partial W}
-          = \big\langle \mathbf v\, P(\mathbf h \mid \mathbf v)^\top \big\rangle_\text{data}
+          = \big\langle \mathbf v\, \mathbb E[\mathbf h \mid \mathbf v]^\top \big\rangle_\text{data}
           - \mathbb E_{p(\mathbf v, \mathbf h)}\big[\mathbf v \mathbf h^\top\big],
 
     and likewise :math:`\langle \mathbf v \rangle - \mathbb E[\mathbf v]` for ``b`` and
-    :math:`\langle P(\mathbf h \mid \mathbf v)\rangle - \mathbb E[\mathbf h]` for ``c``.
+    :math:`\langle \mathbb E[\mathbf h \mid \mathbf v]\rangle - \mathbb E[\mathbf h]` for ``c``.
     The model expectations (the negative phase) are exact sums over the
     smaller layer.
 
@@ -280,7 +283,7 @@ def pseudo_likelihood(v, W, b, c, rng=None):
 
     where :math:`\tilde{\mathbf v}` is ``v`` with one uniformly chosen unit
     :math:`i` flipped to :math:`1 - v_i`. Its expectation over :math:`i` is the
-    exact pseudo-likelihood :math:`\sum_i \log P(v_i \mid \mathbf v_{-i})`
+    exact pseudo-likelihood :math:`\sum_i \log p(v_i \mid \mathbf v_{-i})`
     (:func:`exact_pseudo_likelihood`). This is the estimator of scikit-learn's
     ``BernoulliRBM.score_samples``.
 
@@ -312,10 +315,10 @@ def exact_pseudo_likelihood(v, W, b, c):
 
     .. math::
 
-        \mathrm{PL}(\mathbf v) = \sum_{i=1}^{n_\text{visible}} \log P(v_i \mid \mathbf v_{-i})
+        \mathrm{PL}(\mathbf v) = \sum_{i=1}^{n_\text{visible}} \log p(v_i \mid \mathbf v_{-i})
 
     Each conditional compares ``v`` with ``v`` flipped at unit ``i``:
-    :math:`P(v_i \mid \mathbf v_{-i}) = \sigma\big(F(\mathbf v^{(i)}) - F(\mathbf v)\big)`.
+    :math:`p(v_i \mid \mathbf v_{-i}) = \sigma\big(F(\mathbf v^{(i)}) - F(\mathbf v)\big)`.
     The cost is n_visible free-energy differences per sample.
 
     Parameters

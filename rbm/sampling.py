@@ -26,7 +26,7 @@ def _sample_bernoulli(p, rng):
 def _gibbs_chain(v, W, b, c, k, rng):
     """Run k block-Gibbs steps v -> h -> v from ``v``.
 
-    Returns the last visible sample and P(h | v) at that sample, which is
+    Returns the last visible sample and E[h | v] at that sample, which is
     what the negative phase of CD-k and PCD-k needs.
     """
     for _ in range(k):
@@ -53,14 +53,14 @@ def phase_difference(v_pos, ph_pos, v_neg, ph_neg):
 
     .. math::
 
-        \Delta W = \langle \mathbf v\, P(\mathbf h \mid \mathbf v)^\top \rangle_\text{pos}
-                 - \langle \mathbf v\, P(\mathbf h \mid \mathbf v)^\top \rangle_\text{neg},
+        \Delta W = \langle \mathbf v\, \mathbb E[\mathbf h \mid \mathbf v]^\top \rangle_\text{pos}
+                 - \langle \mathbf v\, \mathbb E[\mathbf h \mid \mathbf v]^\top \rangle_\text{neg},
         \quad
         \Delta \mathbf b = \langle \mathbf v \rangle_\text{pos}
                          - \langle \mathbf v \rangle_\text{neg},
         \quad
-        \Delta \mathbf c = \langle P(\mathbf h \mid \mathbf v) \rangle_\text{pos}
-                         - \langle P(\mathbf h \mid \mathbf v) \rangle_\text{neg},
+        \Delta \mathbf c = \langle \mathbb E[\mathbf h \mid \mathbf v] \rangle_\text{pos}
+                         - \langle \mathbb E[\mathbf h \mid \mathbf v] \rangle_\text{neg},
 
     each :math:`\langle\cdot\rangle` a mean over its rows. :func:`cd_k` and
     :func:`pcd_k` (and :func:`rbm.pt_gradient`) differ only in where the
@@ -71,11 +71,11 @@ def phase_difference(v_pos, ph_pos, v_neg, ph_neg):
     v_pos : array_like, shape (n_pos, n_visible)
         The data.
     ph_pos : array_like, shape (n_pos, n_hidden)
-        P(h | v_pos).
+        E[h | v_pos].
     v_neg : array_like, shape (n_neg, n_visible)
         The chains' visible states.
     ph_neg : array_like, shape (n_neg, n_hidden)
-        P(h | v_neg).
+        E[h | v_neg].
 
     Returns
     -------
@@ -130,10 +130,10 @@ def sample_bernoulli(p, rng=None):
 def gibbs(v, W, b, c, k=1, rng=None):
     r"""Run ``k`` full steps of block Gibbs sampling.
 
-    One step is :math:`\mathbf h \sim P(\mathbf h \mid \mathbf v)`, then
-    :math:`\mathbf v \sim P(\mathbf v \mid \mathbf h)`, with
-    :math:`P(h_j = 1 \mid \mathbf v) = \sigma(c_j + \sum_i v_i w_{ij})` and
-    :math:`P(v_i = 1 \mid \mathbf h) = \sigma(b_i + \sum_j w_{ij} h_j)`.
+    One step is :math:`\mathbf h \sim p(\mathbf h \mid \mathbf v)`, then
+    :math:`\mathbf v \sim p(\mathbf v \mid \mathbf h)`, with
+    :math:`p(h_j = 1 \mid \mathbf v) = \sigma(c_j + \sum_i v_i w_{ij})` and
+    :math:`p(v_i = 1 \mid \mathbf h) = \sigma(b_i + \sum_j w_{ij} h_j)`.
 
     Within a step all hidden units are sampled at once (they are independent
     given :math:`\mathbf v`), then all visible units (independent given
@@ -166,13 +166,13 @@ def cd_k(v, W, b, c, k=1, rng=None):
 
     .. math::
 
-        \Delta W = \big\langle \mathbf v\, P(\mathbf h \mid \mathbf v)^\top \big\rangle_\text{data}
-                 - \big\langle \mathbf v^{(k)} P(\mathbf h \mid \mathbf v^{(k)})^\top \big\rangle,
+        \Delta W = \big\langle \mathbf v\, \mathbb E[\mathbf h \mid \mathbf v]^\top \big\rangle_\text{data}
+                 - \big\langle \mathbf v^{(k)} \mathbb E[\mathbf h \mid \mathbf v^{(k)}]^\top \big\rangle,
         \quad
         \Delta \mathbf b = \langle \mathbf v \rangle - \langle \mathbf v^{(k)} \rangle,
         \quad
-        \Delta \mathbf c = \langle P(\mathbf h \mid \mathbf v) \rangle
-                         - \langle P(\mathbf h \mid \mathbf v^{(k)}) \rangle,
+        \Delta \mathbf c = \langle \mathbb E[\mathbf h \mid \mathbf v] \rangle
+                         - \langle \mathbb E[\mathbf h \mid \mathbf v^{(k)}] \rangle,
 
     where :math:`\langle\cdot\rangle` is the mean over the batch and
     :math:`\mathbf v^{(k)}` is reached by ``k`` Gibbs steps (:func:`gibbs`) started
@@ -185,10 +185,10 @@ def cd_k(v, W, b, c, k=1, rng=None):
 
     Which quantities are samples and which are probabilities:
 
-    - positive phase: the data ``v`` as given, and the *probabilities* P(h | v);
+    - positive phase: the data ``v`` as given, and the *probabilities* E[h | v];
     - the chain itself is driven by *sampled* binary h and v;
     - negative phase: the *sampled* visible state v^(k), and the *probabilities*
-      P(h | v^(k)) (using probabilities there lowers the variance at no cost).
+      E[h | v^(k)] (using probabilities there lowers the variance at no cost).
 
     Parameters
     ----------
@@ -222,7 +222,7 @@ def pcd_k(v, chain, W, b, c, k=1, rng=None):
     The positive phase is that of :func:`cd_k`. The negative phase does not
     restart at the data: it advances ``chain``, a set of persistent Gibbs chains
     carried over from the previous update, by ``k`` steps, and uses their new
-    visible states (sampled) and P(h | chain) (probabilities).
+    visible states (sampled) and E[h | chain] (probabilities).
 
     Parameters
     ----------

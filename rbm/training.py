@@ -201,7 +201,7 @@ def contrastive_divergence(v, chain, W, b, c, k, rng):
 
 
 def _reconstruction_error(v, W, b, c, rng):
-    """Sum of squared errors of P(v | h), h ~ P(h | v): one draw from ``rng``."""
+    """Sum of squared errors of E[v | h], h ~ p(h | v): one draw from ``rng``."""
     h = sample_bernoulli(h_given_v(v, W, c), rng)
     d = v_given_h(h, W, b) - v
     return float(np.dot(d.reshape(-1), d.reshape(-1)))
@@ -266,8 +266,8 @@ def train_epoch(
     monitor : bool, default True
         Per batch, and with the parameters before its update, also estimate
         the pseudo-likelihood (:func:`rbm.pseudo_likelihood`, one draw) and
-        the reconstruction error of :math:`P(\mathbf v \mid \mathbf h)`,
-        :math:`\mathbf h \sim P(\mathbf h \mid \mathbf v)` (with PCD-k, one
+        the reconstruction error of :math:`\mathbb E[\mathbf v \mid \mathbf h]`,
+        :math:`\mathbf h \sim p(\mathbf h \mid \mathbf v)` (with PCD-k, one
         draw; CD-k's chain starts at the data, so its first step *is* such a
         reconstruction, and the error is read off it by replaying that draw).
     gradient : callable, optional
@@ -303,7 +303,7 @@ def train_epoch(
     with np.errstate(all="ignore"):  # divergence is detected below, not by warnings
         for a, z in batch_slices(n_samples, batch_size, batch_split)[:max_updates]:
             v = X[order[a:z]]
-            # CD-k's first Gibbs step draws h ~ P(h | v) of the data: a reconstruction,
+            # CD-k's first Gibbs step draws h ~ p(h | v) of the data: a reconstruction,
             # which a copy of the generator draws again for the monitor
             before = copy.deepcopy(rng) if monitor and chain is None else None
             (dW, db, dc), new_chain = gradient(v, chain, W, b, c, k, rng)
