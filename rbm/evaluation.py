@@ -212,7 +212,7 @@ def log_likelihood_gradient(v, W, b, c):
     .. math::
 
         \frac{\partial \langle \log p(\mathbf v) \rangle}{\partial W}
-          = \big\langle \mathbf v\, \mathbb E[\mathbf h \mid \mathbf v]^\top \big\rangle_\text{data}
+          = \langle \mathbf v\, \mathbb E[\mathbf h \mid \mathbf v]^\top \rangle_\text{data}
           - \mathbb E_{p(\mathbf v, \mathbf h)}\big[\mathbf v \mathbf h^\top\big],
 
     and likewise :math:`\langle \mathbf v \rangle - \mathbb E[\mathbf v]` for ``b`` and

@@ -166,8 +166,8 @@ def cd_k(v, W, b, c, k=1, rng=None):
 
     .. math::
 
-        \Delta W = \big\langle \mathbf v\, \mathbb E[\mathbf h \mid \mathbf v]^\top \big\rangle_\text{data}
-                 - \big\langle \mathbf v^{(k)} \mathbb E[\mathbf h \mid \mathbf v^{(k)}]^\top \big\rangle,
+        \Delta W = \langle \mathbf v\, \mathbb E[\mathbf h \mid \mathbf v]^\top \rangle_\text{data}
+                 - \langle \mathbf v^{(k)} \mathbb E[\mathbf h \mid \mathbf v^{(k)}]^\top \rangle,
         \quad
         \Delta \mathbf b = \langle \mathbf v \rangle - \langle \mathbf v^{(k)} \rangle,
         \quad
