@@ -94,12 +94,15 @@ def _clip_unit_interval(X, name="X"):
         return X
     low, high = float(values.min()), float(values.max())
     if low < -UNIT_TOLERANCE or high > 1 + UNIT_TOLERANCE:
-        found = f"minimum {low!r}" if low < -UNIT_TOLERANCE else f"maximum {high!r}"
+        if low < -UNIT_TOLERANCE:
+            found = f"Negative values in data: the minimum is {low!r}"
+        else:
+            found = f"Values above 1 in data: the maximum is {high!r}"
         raise ValueError(
             f"{name} must hold values in [0, 1] (binary states or probabilities, up to a "
-            f"rounding tolerance of {UNIT_TOLERANCE:g}), got a {found}. Map the data into "
-            "[0, 1] first, e.g. with sklearn.preprocessing.MinMaxScaler(clip=True), which "
-            "also clips test rows outside the training range."
+            f"rounding tolerance of {UNIT_TOLERANCE:g}). {found}. Map the data into [0, 1] "
+            "first, e.g. with sklearn.preprocessing.MinMaxScaler(clip=True), which also "
+            "clips test rows outside the training range."
         )
     X = X.copy()
     values = X.data if sp.issparse(X) else X
