@@ -224,7 +224,7 @@ def test_failed_refit_leaves_the_earlier_fit(digits, bad):
 
 
 def test_complex_input_is_a_value_error():
-    with pytest.raises(ValueError, match="[Cc]omplex"):
+    with pytest.raises(ValueError, match=r"[Cc]omplex"):
         _small().fit(np.full((3, 4), 0.5 + 0.5j))
 
 
