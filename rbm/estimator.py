@@ -15,7 +15,6 @@ from __future__ import annotations
 import numbers
 import os
 import sys
-import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,28 +28,27 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _fast
+from . import _fast, _sparse
 from ._random import _random_units
-from ._validation import _bits_in_unit_interval, as_rng, check_positive_int
+from ._validation import (
+    UNIT_TOLERANCE,
+    as_rng,
+    check_positive_int,
+    clip_unit_interval,
+    generator_from_random_state,
+)
 from .core import _free_energy, _h_given_v, _sigmoid, _softplus, _v_given_h
 from .io import HISTORY_KEYS, load_rbm, save_rbm
 from .sampling import gibbs, sample_bernoulli
 from .training import (
     INITS,
     MAX_ABS_WEIGHT,
-    MIN_PL_PER_UNIT,
     VISIBLE_BIAS_INITS,
-    batch_slices,
     init_chains,
     init_params,
-    params_ok,
 )
 
 __all__ = ["RBM", "UNIT_TOLERANCE", "NotFittedError"]
-
-#: Data may stray from [0, 1] by this much (rounding, e.g. ``minmax_scale`` giving
-#: 1 + 2.2e-16): such values are clipped into [0, 1]. Anything further out is refused.
-UNIT_TOLERANCE = 1e-6
 
 
 def _progress_enabled(verbose) -> bool:
@@ -73,83 +71,6 @@ def _progress_enabled(verbose) -> bool:
     except (AttributeError, ValueError):
         pass
     return "ipykernel" in sys.modules
-
-
-def _as_generator(random_state) -> np.random.Generator:
-    """A Generator from an int, None, a Generator (itself) or a RandomState (seeded from it)."""
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(np.iinfo(np.int64).max, dtype=np.int64))
-    return as_rng(random_state)
-
-
-def _clip_unit_interval(X, name="X"):
-    """Clip entries within :data:`UNIT_TOLERANCE` of [0, 1] into it; refuse the others.
-
-    One integer pass when every entry is already in [0, 1] (the usual case); a
-    sparse matrix is checked on its stored values. Returns ``X`` itself or a
-    clipped copy; the caller's array is never changed.
-    """
-    values = X.data if sp.issparse(X) else X
-    if values.size == 0 or _bits_in_unit_interval(values):
-        return X
-    low, high = float(values.min()), float(values.max())
-    if low < -UNIT_TOLERANCE or high > 1 + UNIT_TOLERANCE:
-        if low < -UNIT_TOLERANCE:
-            found = f"Negative values in data: the minimum is {low!r}"
-        else:
-            found = f"Values above 1 in data: the maximum is {high!r}"
-        raise ValueError(
-            f"{name} must hold values in [0, 1] (binary states or probabilities, up to a "
-            f"rounding tolerance of {UNIT_TOLERANCE:g}). {found}. Map the data into [0, 1] "
-            "first, e.g. with sklearn.preprocessing.MinMaxScaler(clip=True), which also "
-            "clips test rows outside the training range."
-        )
-    X = X.copy()
-    values = X.data if sp.issparse(X) else X
-    np.clip(values, 0, 1, out=values)
-    return X
-
-
-def _dense(X):
-    return X.toarray() if sp.issparse(X) else X
-
-
-def _train_epoch_sparse(X, model, update, *, batch_size, batch_split, shuffle, rng):
-    """:func:`rbm._fast.train_epoch` for a CSR matrix: one dense mini-batch at a time.
-
-    The same batches, draws and updates as the dense epoch on ``X.toarray()``
-    (the batch is the only dense copy), so the same parameters.
-    """
-    start = time.perf_counter()
-    n_samples, n_visible = X.shape
-    slices = batch_slices(n_samples, batch_size, batch_split)
-    max_batch = max(z - a for a, z in slices)
-    n_chains = max_batch if model.chain is None else len(model.chain)
-    buf = _fast._Buffers(n_visible, model.W.shape[1], max_batch, n_chains, model.W.dtype)
-    order = rng.permutation(n_samples) if shuffle else None
-    pl, pl_article, sq_err, diverged = 0.0, 0.0, 0.0, False
-    with np.errstate(all="ignore"), _fast.single_threaded_blas():
-        for n_batches, (a, z) in enumerate(slices, start=1):  # noqa: B007
-            v = (X[a:z] if order is None else X[order[a:z]]).toarray()
-            log_sigma, err = _fast._train_batch(v, model, update, buf, rng)
-            pl += n_visible * log_sigma / (z - a)
-            pl_article += log_sigma
-            sq_err += err
-            if not (np.isfinite(log_sigma) and np.isfinite(err)):
-                diverged = True
-                break
-        if not diverged:
-            diverged = (
-                not params_ok(model.W, model.b, model.c)
-                or pl / n_batches < MIN_PL_PER_UNIT * n_visible
-            )
-    return {
-        "pseudo_likelihood": pl / n_batches,
-        "pseudo_likelihood_article_scale": pl_article / n_batches,
-        "reconstruction_error": sq_err / (z * n_visible),
-        "time": time.perf_counter() - start,
-        "diverged": diverged,
-    }
 
 
 class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -323,11 +244,11 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             accept_sparse="csr",
             dtype=np.dtype(self.dtype) if reset else self.W_.dtype,
         )
-        return _clip_unit_interval(X, name)
+        return clip_unit_interval(X, name)
 
     def _method_rng(self, rng):
         """An explicit ``rng``; else from ``random_state`` afresh (an int repeats on each call)."""
-        return as_rng(rng) if rng is not None else _as_generator(self.random_state)
+        return as_rng(rng) if rng is not None else generator_from_random_state(self.random_state)
 
     def _check_state(self):
         """Fitted arrays must agree with the hyper-parameters (after set_params or load)."""
@@ -349,7 +270,9 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if not self.persistent:
             self.chains_ = None
         elif self.chains_ is None:  # the chains start at the first rows of the data
-            self.chains_ = init_chains(_dense(X[: self.batch_size]), self.batch_size, "data")
+            self.chains_ = init_chains(
+                _sparse.dense(X[: self.batch_size]), self.batch_size, "data"
+            )
         model = _fast.Model(self.W_, self.b_, self.c_, self.velocity_, self.chains_)
         # everything the epoch changes, to restore if it diverges
         state = [self.W_, self.b_, self.c_, *(model.velocity or ()), model.chain]
@@ -360,7 +283,7 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             momentum=float(self.momentum),
             weight_decay=float(self.weight_decay),
         )
-        run = _train_epoch_sparse if sp.issparse(X) else _fast.train_epoch
+        run = _sparse.train_epoch if sp.issparse(X) else _fast.train_epoch
         stats = run(
             X,
             model,
@@ -436,7 +359,7 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             If training diverges (see the class docstring).
         """
         X = self._validate_for_fit(X)
-        rng = self._rng = _as_generator(self.random_state)
+        rng = self._rng = generator_from_random_state(self.random_state)
         self._start(X, rng)
         progress = None
         if _progress_enabled(self.verbose):
@@ -473,7 +396,7 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         first = not hasattr(self, "W_")
         X = self._validate_for_fit(X) if first else self._check_X(X)
         if getattr(self, "_rng", None) is None:
-            self._rng = _as_generator(self.random_state)
+            self._rng = generator_from_random_state(self.random_state)
         if first:
             self._start(X, self._rng)
         else:
@@ -534,7 +457,7 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         from .ais import log_likelihood_ais
         from .evaluation import log_likelihood
 
-        X = _dense(self._check_X(X))
+        X = _sparse.dense(self._check_X(X))
         if method == "exact":
             if ais_kwargs:
                 raise TypeError(f"method='exact' takes no AIS arguments, got {sorted(ais_kwargs)}")
@@ -604,7 +527,7 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         -------
         ndarray of 0.0/1.0, shape (n_samples, n_visible)
         """
-        v = _dense(self._check_X(v, "v"))  # the result is as large anyway
+        v = _sparse.dense(self._check_X(v, "v"))  # the result is as large anyway
         k = check_positive_int(k, "k")
         with _fast.single_threaded_blas():  # many small products, as in training
             return gibbs(v, self.W_, self.b_, self.c_, k=k, rng=self._method_rng(rng))
