@@ -120,8 +120,8 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         source article did (70,000 rows give 1,094 batches of 64 or 63).
     dtype : {"float32", "float64"}, default "float32"
     random_state : int, numpy.random.RandomState, numpy.random.Generator or None
-        Seeds initialisation, shuffling and sampling during training, and the
-        methods that sample when they are not given their own ``rng``.
+        Seeds training, and the methods that sample when not given an ``rng``;
+        with an int, each such call starts afresh from it, so repeats exactly.
     verbose : bool, default False
         Show a progress bar (tqdm) over epochs, but only in a terminal or a
         Jupyter kernel and not when ``CI`` is set; ``RBM_PROGRESS=1`` or ``0``
@@ -134,6 +134,8 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     c_ : ndarray, shape (n_hidden,)
     n_features_in_ : int
         n_visible.
+    feature_names_in_ : ndarray of str
+        Column names of a DataFrame given to ``fit``, checked by the other methods.
     history_ : dict of lists
         One entry per epoch: "epoch" (counted from 0), "pseudo_likelihood" (mean
         over the batches of n_visible times the batch's mean
@@ -162,6 +164,14 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         parameters are restored to the last good ones (those at the start of
         the failing epoch), and ``history_`` ends with the failing epoch,
         whose statistics show what happened.
+
+    Notes
+    -----
+    Unlike scikit-learn's ``BernoulliRBM``, by design: data outside [0, 1] (beyond
+    :data:`UNIT_TOLERANCE`, which is clipped) is refused, since it is no
+    probability; the output's dtype is ``dtype``'s, not the input's; with an int
+    ``random_state``, :meth:`gibbs` repeats on each call as :meth:`score_samples`
+    does; ``verbose`` shows a progress bar. :meth:`score` is the mean pseudo-likelihood.
     """
 
     _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
@@ -322,17 +332,14 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _validate_for_fit(self, X):
         """Check ``X`` for a new fit; on failure, the earlier fit (if any) is left as it was."""
-        kept = {
-            k: self.__dict__[k]
-            for k in ("n_features_in_", "feature_names_in_")
-            if k in self.__dict__
-        }
+        names = ("n_features_in_", "feature_names_in_")
+        kept = {k: v for k, v in vars(self).items() if k in names}
         try:
             return self._check_X(X, reset=True)
         except Exception:
-            for key in ("n_features_in_", "feature_names_in_"):
-                self.__dict__.pop(key, None)
-            self.__dict__.update(kept)
+            for key in names:
+                vars(self).pop(key, None)
+            vars(self).update(kept)
             raise
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -351,12 +358,7 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        self
-
-        Raises
-        ------
-        FloatingPointError
-            If training diverges (see the class docstring).
+        self (``FloatingPointError`` if training diverges: see the class docstring)
         """
         X = self._validate_for_fit(X)
         rng = self._rng = generator_from_random_state(self.random_state)
