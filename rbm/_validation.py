@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 
 __all__ = [
     "as_float_array",
@@ -21,7 +22,13 @@ __all__ = [
     "check_unit_interval",
     "check_visible",
     "check_weights",
+    "clip_unit_interval",
+    "generator_from_random_state",
 ]
+
+#: Data may stray from [0, 1] by this much (rounding, e.g. ``minmax_scale`` giving
+#: 1 + 2.2e-16): such values are clipped into [0, 1]. Anything further out is refused.
+UNIT_TOLERANCE = 1e-6
 
 
 def _float_dtype(x: np.ndarray, like: np.dtype | None = None) -> np.dtype:
@@ -188,3 +195,38 @@ def as_rng(rng) -> np.random.Generator:
     raise TypeError(
         f"rng must be an int seed, a numpy.random.Generator or None, got {type(rng).__name__}"
     )
+
+
+def generator_from_random_state(random_state) -> np.random.Generator:
+    """A Generator from an int, None, a Generator (itself) or a RandomState (seeded from it)."""
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int64).max, dtype=np.int64))
+    return as_rng(random_state)
+
+
+def clip_unit_interval(X, name="X"):
+    """Clip entries within :data:`UNIT_TOLERANCE` of [0, 1] into it; refuse the others.
+
+    One integer pass when every entry is already in [0, 1] (the usual case); a
+    sparse matrix is checked on its stored values. Returns ``X`` itself or a
+    clipped copy; the caller's array is never changed.
+    """
+    values = X.data if sp.issparse(X) else X
+    if values.size == 0 or _bits_in_unit_interval(values):
+        return X
+    low, high = float(values.min()), float(values.max())
+    if low < -UNIT_TOLERANCE or high > 1 + UNIT_TOLERANCE:
+        if low < -UNIT_TOLERANCE:
+            found = f"Negative values in data: the minimum is {low!r}"
+        else:
+            found = f"Values above 1 in data: the maximum is {high!r}"
+        raise ValueError(
+            f"{name} must hold values in [0, 1] (binary states or probabilities, up to a "
+            f"rounding tolerance of {UNIT_TOLERANCE:g}). {found}. Map the data into [0, 1] "
+            "first, e.g. with sklearn.preprocessing.MinMaxScaler(clip=True), which also "
+            "clips test rows outside the training range."
+        )
+    X = X.copy()
+    values = X.data if sp.issparse(X) else X
+    np.clip(values, 0, 1, out=values)
+    return X

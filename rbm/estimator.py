@@ -1,26 +1,43 @@
-"""The :class:`RBM` estimator: a binary RBM trained by CD-k or PCD-k, scikit-learn style.
+"""The :class:`RBM` estimator: a binary RBM trained by CD-k or PCD-k, a scikit-learn estimator.
 
-It follows scikit-learn's conventions without depending on scikit-learn:
-hyper-parameters are stored by ``__init__`` as given, checked in :meth:`RBM.fit`;
-learned attributes end in ``_``; :meth:`RBM.get_params` and
-:meth:`RBM.set_params` work by introspecting ``__init__``, so that
-``sklearn.base.clone`` and ``sklearn.pipeline.Pipeline`` accept it.
+It is built on scikit-learn's base classes (``BaseEstimator``,
+``TransformerMixin``, ``ClassNamePrefixFeaturesOutMixin``): parameters are
+declared in ``_parameter_constraints`` and checked in :meth:`RBM.fit`; input goes
+through ``validate_data`` (dense or sparse, feature names, widths), and
+``get_params``, ``set_params``, the repr, the HTML repr, ``set_output`` and
+``get_feature_names_out`` are scikit-learn's. What is the model's own: the
+[0, 1] check of the data (with a rounding tolerance, :data:`UNIT_TOLERANCE`),
+training through :mod:`rbm._fast`, and sparse products.
 """
 
 from __future__ import annotations
 
-import inspect
-import math
 import numbers
 import os
 import sys
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _fast
-from ._validation import as_float_array, as_rng, check_positive_int
-from .core import _free_energy, _h_given_v, _sigmoid, _v_given_h
-from .evaluation import pseudo_likelihood
+from . import _fast, _sparse
+from ._random import _random_units
+from ._validation import (
+    UNIT_TOLERANCE,
+    as_rng,
+    check_positive_int,
+    clip_unit_interval,
+    generator_from_random_state,
+)
+from .core import _free_energy, _h_given_v, _sigmoid, _softplus, _v_given_h
 from .io import HISTORY_KEYS, load_rbm, save_rbm
 from .sampling import gibbs, sample_bernoulli
 from .training import (
@@ -31,14 +48,7 @@ from .training import (
     init_params,
 )
 
-__all__ = ["RBM", "NotFittedError"]
-
-
-class NotFittedError(ValueError, AttributeError):
-    """Raised when a method that needs learned parameters is called before ``fit``.
-
-    It subclasses ``ValueError`` and ``AttributeError``, as scikit-learn's does.
-    """
+__all__ = ["RBM", "UNIT_TOLERANCE", "NotFittedError"]
 
 
 def _progress_enabled(verbose) -> bool:
@@ -63,7 +73,7 @@ def _progress_enabled(verbose) -> bool:
     return "ipykernel" in sys.modules
 
 
-class RBM:
+class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     r"""Binary restricted Boltzmann machine trained by contrastive divergence.
 
     The model is :math:`p(\mathbf v) = e^{-F(\mathbf v)} / Z` with free energy
@@ -109,9 +119,9 @@ class RBM:
         "array_split": ``np.array_split(X, ceil(n / batch_size))``, as the
         source article did (70,000 rows give 1,094 batches of 64 or 63).
     dtype : {"float32", "float64"}, default "float32"
-    random_state : int, numpy.random.Generator or None
-        Seeds initialisation, shuffling and sampling during training, and the
-        methods that sample when they are not given their own ``rng``.
+    random_state : int, numpy.random.RandomState, numpy.random.Generator or None
+        Seeds training, and the methods that sample when not given an ``rng``;
+        with an int, each such call starts afresh from it, so repeats exactly.
     verbose : bool, default False
         Show a progress bar (tqdm) over epochs, but only in a terminal or a
         Jupyter kernel and not when ``CI`` is set; ``RBM_PROGRESS=1`` or ``0``
@@ -124,6 +134,8 @@ class RBM:
     c_ : ndarray, shape (n_hidden,)
     n_features_in_ : int
         n_visible.
+    feature_names_in_ : ndarray of str
+        Column names of a DataFrame given to ``fit``, checked by the other methods.
     history_ : dict of lists
         One entry per epoch: "epoch" (counted from 0), "pseudo_likelihood" (mean
         over the batches of n_visible times the batch's mean
@@ -152,7 +164,33 @@ class RBM:
         parameters are restored to the last good ones (those at the start of
         the failing epoch), and ``history_`` ends with the failing epoch,
         whose statistics show what happened.
+
+    Notes
+    -----
+    Unlike scikit-learn's ``BernoulliRBM``, by design: data outside [0, 1] (beyond
+    :data:`UNIT_TOLERANCE`, which is clipped) is refused, since it is no
+    probability; the output's dtype is ``dtype``'s, not the input's; with an int
+    ``random_state``, :meth:`gibbs` repeats on each call as :meth:`score_samples`
+    does; ``verbose`` shows a progress bar. :meth:`score` is the mean pseudo-likelihood.
     """
+
+    _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
+        "n_hidden": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, np.inf, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "k": [Interval(numbers.Integral, 1, None, closed="left")],
+        "persistent": ["boolean"],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
+        "weight_decay": [Interval(numbers.Real, 0, np.inf, closed="left")],
+        "init": [StrOptions(set(INITS))],
+        "visible_bias_init": [StrOptions(set(VISIBLE_BIAS_INITS))],
+        "shuffle": ["boolean"],
+        "batch_split": [StrOptions({"fixed", "array_split"})],
+        "dtype": [StrOptions({"float32", "float64"})],
+        "random_state": ["random_state", np.random.Generator],
+        "verbose": ["verbose"],
+    }
 
     def __init__(
         self,
@@ -188,126 +226,39 @@ class RBM:
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ params
-
-    @classmethod
-    def _param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return sorted(p for p in sig.parameters if p != "self")
-
-    def get_params(self, deep=True):
-        """Hyper-parameters as a dict (``deep`` is accepted for scikit-learn: nothing nests)."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params):
-        """Set hyper-parameters by name; returns ``self``. Unknown names raise ``ValueError``."""
-        valid = set(self._param_names())
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(
-                    f"invalid parameter {name!r} for RBM; valid parameters are {sorted(valid)}"
-                )
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self):
-        defaults = {
-            n: p.default for n, p in inspect.signature(type(self).__init__).parameters.items()
-        }
-        changed = []
-        for name in self._param_names():
-            value = getattr(self, name)
-            default = defaults[name]
-            same = value is default or (
-                type(value) is type(default) and not callable(value) and value == default
-            )
-            if not same:
-                changed.append(f"{name}={value!r}")
-        return f"RBM({', '.join(changed)})"
-
-    def _check_hyperparameters(self):
-        check_positive_int(self.n_hidden, "n_hidden")
-        check_positive_int(self.batch_size, "batch_size")
-        check_positive_int(self.n_epochs, "n_epochs")
-        check_positive_int(self.k, "k")
-        for name in ("learning_rate", "momentum", "weight_decay"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"{name} must be a real number, got {value!r}")
-            if not math.isfinite(value):
-                raise ValueError(f"{name} must be finite, got {value!r}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum!r}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        choices = {
-            "init": INITS,
-            "visible_bias_init": VISIBLE_BIAS_INITS,
-            "batch_split": ("fixed", "array_split"),
-            "dtype": ("float32", "float64"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(
-                    f"{name} must be one of {', '.join(map(repr, allowed))}, "
-                    f"got {getattr(self, name)!r}"
-                )
-        for name in ("persistent", "shuffle"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        if not isinstance(self.random_state, np.random.Generator):
-            as_rng(self.random_state)  # raises TypeError unless an int seed or None
-
     # ------------------------------------------------------------------ state
 
-    def __sklearn_is_fitted__(self):
-        return hasattr(self, "W_")
-
     def __sklearn_tags__(self):
-        # Only scikit-learn calls this, so scikit-learn (>= 1.6) is there to import.
-        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.positive_only = True
+        # the output's dtype is the ``dtype`` parameter's, whatever the input's
+        tags.transformer_tags.preserves_dtype = [self.dtype]
+        # with an int seed, fit and every method that samples repeat exactly
+        tags.non_deterministic = not isinstance(self.random_state, numbers.Integral)
+        return tags
 
-        return Tags(
-            estimator_type=None,
-            target_tags=TargetTags(required=False),
-            transformer_tags=TransformerTags(preserves_dtype=["float32", "float64"]),
-            non_deterministic=self.random_state is None,
-            input_tags=InputTags(positive_only=True),
+    @property
+    def _n_features_out(self):
+        """Number of transformed features (n_hidden), for ``get_feature_names_out``."""
+        return self.W_.shape[1]
+
+    def _check_X(self, X, name="X", reset=False):
+        """``X`` as a float array (CSR if sparse) in [0, 1], its width checked against the fit."""
+        if not reset:
+            check_is_fitted(self, "W_")
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            accept_sparse="csr",
+            dtype=np.dtype(self.dtype) if reset else self.W_.dtype,
         )
-
-    def _check_fitted(self, method):
-        if not hasattr(self, "W_"):
-            raise NotFittedError(
-                f"this RBM is not fitted yet: call fit (or partial_fit) before {method}"
-            )
-
-    def _check_X(self, X, name="X"):
-        dtype = np.dtype(self.dtype) if not hasattr(self, "W_") else self.W_.dtype
-        X = as_float_array(X, name, ndim=2, dtype=dtype, unit_interval=True)
-        if hasattr(self, "W_") and X.shape[1] != self.W_.shape[0]:
-            raise ValueError(
-                f"{name} has {X.shape[1]} features, but this RBM was fitted with "
-                f"n_visible = {self.W_.shape[0]}"
-            )
-        return X
+        return clip_unit_interval(X, name)
 
     def _method_rng(self, rng):
-        if rng is not None:
-            return as_rng(rng)
-        if getattr(self, "_rng", None) is None:
-            self._rng = as_rng(self.random_state)
-        return self._rng
-
-    def _initialise(self, X, rng):
-        self.W_, self.b_, self.c_ = init_params(
-            X, self.n_hidden, self.init, self.visible_bias_init, rng, dtype=self.dtype
-        )
-        self.n_features_in_ = X.shape[1]
-        self.history_ = {key: [] for key in HISTORY_KEYS}
-        self.velocity_ = None
-        self.chains_ = None
+        """An explicit ``rng``; else from ``random_state`` afresh (an int repeats on each call)."""
+        return as_rng(rng) if rng is not None else generator_from_random_state(self.random_state)
 
     def _check_state(self):
         """Fitted arrays must agree with the hyper-parameters (after set_params or load)."""
@@ -329,7 +280,9 @@ class RBM:
         if not self.persistent:
             self.chains_ = None
         elif self.chains_ is None:  # the chains start at the first rows of the data
-            self.chains_ = init_chains(X, self.batch_size, "data")
+            self.chains_ = init_chains(
+                _sparse.dense(X[: self.batch_size]), self.batch_size, "data"
+            )
         model = _fast.Model(self.W_, self.b_, self.c_, self.velocity_, self.chains_)
         # everything the epoch changes, to restore if it diverges
         state = [self.W_, self.b_, self.c_, *(model.velocity or ()), model.chain]
@@ -340,7 +293,8 @@ class RBM:
             momentum=float(self.momentum),
             weight_decay=float(self.weight_decay),
         )
-        stats = _fast.train_epoch(
+        run = _sparse.train_epoch if sp.issparse(X) else _fast.train_epoch
+        stats = run(
             X,
             model,
             update,
@@ -368,30 +322,47 @@ class RBM:
             )
         return stats
 
+    def _start(self, X, rng):
+        self.W_, self.b_, self.c_ = init_params(
+            X, self.n_hidden, self.init, self.visible_bias_init, rng, dtype=self.dtype
+        )
+        self.history_ = {key: [] for key in HISTORY_KEYS}
+        self.velocity_ = None
+        self.chains_ = None
+
+    def _validate_for_fit(self, X):
+        """Check ``X`` for a new fit; on failure, the earlier fit (if any) is left as it was."""
+        names = ("n_features_in_", "feature_names_in_")
+        kept = {k: v for k, v in vars(self).items() if k in names}
+        try:
+            return self._check_X(X, reset=True)
+        except Exception:
+            for key in names:
+                vars(self).pop(key, None)
+            vars(self).update(kept)
+            raise
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Initialise the parameters and train for ``n_epochs`` epochs on ``X``.
 
+        ``X`` is checked before anything is changed: if it is refused, an
+        earlier fit is left untouched.
+
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_visible)
-            Binary data or probabilities in [0, 1] (e.g. grey levels / 255).
+        X : {array-like, sparse matrix}, shape (n_samples, n_visible)
+            Binary data or probabilities in [0, 1] (e.g. grey levels / 255). A
+            sparse matrix is trained on one dense mini-batch at a time.
         y : ignored
 
         Returns
         -------
-        self
-
-        Raises
-        ------
-        FloatingPointError
-            If training diverges (see the class docstring).
+        self (``FloatingPointError`` if training diverges: see the class docstring)
         """
-        self._check_hyperparameters()
-        for name in ("W_", "b_", "c_", "n_features_in_", "history_", "chains_", "velocity_"):
-            self.__dict__.pop(name, None)
-        X = self._check_X(X)
-        rng = self._rng = as_rng(self.random_state)
-        self._initialise(X, rng)
+        X = self._validate_for_fit(X)
+        rng = self._rng = generator_from_random_state(self.random_state)
+        self._start(X, rng)
         progress = None
         if _progress_enabled(self.verbose):
             from tqdm.auto import tqdm
@@ -408,21 +379,31 @@ class RBM:
                 progress.close()
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """One epoch over ``X`` (the parameters are initialised on the first call).
+
+        Successive calls draw from one generator, seeded from ``random_state``
+        at the first call (or at ``fit``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix}, shape (n_samples, n_visible)
+        y : ignored
 
         Returns
         -------
         self
         """
-        self._check_hyperparameters()
-        X = self._check_X(X)
-        rng = self._method_rng(None)
-        if not hasattr(self, "W_"):
-            self._initialise(X, rng)
+        first = not hasattr(self, "W_")
+        X = self._validate_for_fit(X) if first else self._check_X(X)
+        if getattr(self, "_rng", None) is None:
+            self._rng = generator_from_random_state(self.random_state)
+        if first:
+            self._start(X, self._rng)
         else:
             self._check_state()
-        self._epoch(X, rng)
+        self._epoch(X, self._rng)
         return self
 
     # ------------------------------------------------------------------ inference
@@ -436,18 +417,13 @@ class RBM:
 
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_visible)
+        X : {array-like, sparse matrix}, shape (n_samples, n_visible)
 
         Returns
         -------
         ndarray, shape (n_samples, n_hidden)
         """
-        self._check_fitted("transform")
         return _h_given_v(self._check_X(X), self.W_, self.c_)
-
-    def fit_transform(self, X, y=None):
-        """``fit(X)`` then ``transform(X)``."""
-        return self.fit(X).transform(X)
 
     def free_energy(self, X):
         r"""Free energy :math:`F(\mathbf v)` of each row (see :func:`rbm.free_energy`).
@@ -456,8 +432,7 @@ class RBM:
         -------
         ndarray, shape (n_samples,)
         """
-        self._check_fitted("free_energy")
-        return _free_energy(self._check_X(X), self.W_, self.b_, self.c_)
+        return np.asarray(_free_energy(self._check_X(X), self.W_, self.b_, self.c_)).ravel()
 
     def log_likelihood(self, X, method="exact", **ais_kwargs):
         r"""Mean log-likelihood :math:`\frac1n \sum_t \log p(\mathbf v_t)`, in nats.
@@ -466,8 +441,8 @@ class RBM:
 
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_visible)
-            Binary data for a proper log-probability.
+        X : {array-like, sparse matrix}, shape (n_samples, n_visible)
+            Binary data for a proper log-probability (a sparse matrix is made dense).
         method : {"exact", "ais"}, default "exact"
             "exact": log Z by enumeration (:func:`rbm.log_partition`; needs
             min(n_visible, n_hidden) <= 24). "ais": log Z by annealed importance
@@ -484,8 +459,7 @@ class RBM:
         from .ais import log_likelihood_ais
         from .evaluation import log_likelihood
 
-        self._check_fitted("log_likelihood")
-        X = self._check_X(X)
+        X = _sparse.dense(self._check_X(X))
         if method == "exact":
             if ais_kwargs:
                 raise TypeError(f"method='exact' takes no AIS arguments, got {sorted(ais_kwargs)}")
@@ -503,38 +477,59 @@ class RBM:
                 \log\sigma\big(F(\tilde{\mathbf v}) - F(\mathbf v)\big)
 
         One uniformly chosen unit of each row is flipped to :math:`1 - v_i`
-        (see :func:`rbm.pseudo_likelihood`); the expectation over the unit is
-        the exact pseudo-likelihood.
+        (the numbers of :func:`rbm.pseudo_likelihood`, which this computes
+        with sparse products for sparse ``X``); the expectation over the unit
+        is the exact pseudo-likelihood.
 
         Parameters
         ----------
-        X : array_like, shape (n_samples, n_visible)
+        X : {array-like, sparse matrix}, shape (n_samples, n_visible)
         rng : int, numpy.random.Generator or None
-            Chooses the flipped units; the estimator's own generator if None.
+            Chooses the flipped units. If None, a generator made from
+            ``random_state`` afresh: with an int, every call flips the same
+            units, as ``BernoulliRBM.score_samples`` does.
 
         Returns
         -------
         ndarray, shape (n_samples,)
         """
-        self._check_fitted("score_samples")
         v = self._check_X(X)
-        return pseudo_likelihood(v, self.W_, self.b_, self.c_, rng=self._method_rng(rng))
+        W, b = self.W_, self.b_
+        rows = np.arange(v.shape[0])
+        cols = _random_units(self._method_rng(rng), W.shape[0], v.shape[0])
+        pre = v @ W + self.c_
+        # flipping v_i moves it by d = 1 - 2 v_i, and the pre-activations by d W_i
+        d = 1 - 2 * np.asarray(v[rows, cols]).ravel()
+        flipped = pre + d[:, None] * W[cols]
+        delta = -d * b[cols] - (_softplus(flipped).sum(axis=1) - _softplus(pre).sum(axis=1))
+        return -W.shape[0] * _softplus(-delta)  # log sigma(x) = -softplus(-x)
+
+    def score(self, X, y=None):
+        """Mean pseudo-likelihood of the rows of ``X`` (:meth:`score_samples`), higher is better.
+
+        So that ``cross_val_score`` and ``GridSearchCV`` can tune an RBM on its own.
+
+        Returns
+        -------
+        float
+        """
+        return float(self.score_samples(X).mean())
 
     def gibbs(self, v, k=1, rng=None):
         """Run ``k`` block-Gibbs steps v -> h -> v from each row of ``v``; return binary v.
 
         Parameters
         ----------
-        v : array_like, shape (n_samples, n_visible)
+        v : {array-like, sparse matrix}, shape (n_samples, n_visible)
         k : int, default 1
         rng : int, numpy.random.Generator or None
+            If None, from ``random_state`` afresh (an int repeats on each call).
 
         Returns
         -------
         ndarray of 0.0/1.0, shape (n_samples, n_visible)
         """
-        self._check_fitted("gibbs")
-        v = self._check_X(v, "v")
+        v = _sparse.dense(self._check_X(v, "v"))  # the result is as large anyway
         k = check_positive_int(k, "k")
         with _fast.single_threaded_blas():  # many small products, as in training
             return gibbs(v, self.W_, self.b_, self.c_, k=k, rng=self._method_rng(rng))
@@ -548,7 +543,6 @@ class RBM:
         -------
         ndarray, shape (n_samples, n_visible), values in [0, 1]
         """
-        self._check_fitted("reconstruct")
         ph = _h_given_v(self._check_X(X), self.W_, self.c_)
         return _v_given_h(ph, self.W_, self.b_)
 
@@ -565,12 +559,13 @@ class RBM:
             Return :math:`P(\mathbf v \mid \mathbf h)` of the last step (smoother to look
             at) instead of the binary states.
         rng : int, numpy.random.Generator or None
+            If None, from ``random_state`` afresh (an int repeats on each call).
 
         Returns
         -------
         ndarray, shape (n_samples, n_visible)
         """
-        self._check_fitted("sample")
+        check_is_fitted(self, "W_")
         n_samples = check_positive_int(n_samples, "n_samples")
         n_steps = check_positive_int(n_steps, "n_steps")
         if start not in ("random", "bias"):
@@ -596,16 +591,16 @@ class RBM:
 
         No pickle: arrays, and the hyper-parameters as a JSON string (the
         layout of :func:`rbm.io.save_rbm`). A ``random_state`` that is a
-        Generator is saved as None.
+        Generator or a RandomState is saved as None.
 
         Parameters
         ----------
         path : str or Path
             Written exactly as given (no suffix is added).
         """
-        self._check_fitted("save")
+        check_is_fitted(self, "W_")
         params = self.get_params()
-        if isinstance(params["random_state"], np.random.Generator):
+        if not isinstance(params["random_state"], numbers.Integral):
             params["random_state"] = None
         state = {"W": self.W_, "b": self.b_, "c": self.c_, "history": self.history_}
         save_rbm(path, params, **state, chains=self.chains_, velocity=self.velocity_)
@@ -620,7 +615,7 @@ class RBM:
             If the file is not an RBM file, has another format version, lacks
             a key, or holds arrays of the wrong shape.
         """
-        saved = load_rbm(path, cls._param_names())
+        saved = load_rbm(path, sorted(cls().get_params()))
         model = cls(**saved["params"])
         model.W_, model.b_, model.c_ = saved["W"], saved["b"], saved["c"]
         model.n_features_in_ = int(saved["W"].shape[0])

@@ -17,6 +17,7 @@ import math
 import time
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._validation import as_float_array, as_rng, check_positive_int
 from .core import h_given_v, v_given_h
@@ -71,7 +72,7 @@ def init_params(X, n_hidden, init="xavier", visible_bias_init="zeros", rng=None,
 
     Parameters
     ----------
-    X : ndarray, shape (n_samples, n_visible)
+    X : ndarray or scipy.sparse matrix, shape (n_samples, n_visible)
         Training data in [0, 1] (only its marginals and width are read).
     n_hidden : int
     init : {"xavier", "normal"}, default "xavier"
@@ -97,7 +98,11 @@ def init_params(X, n_hidden, init="xavier", visible_bias_init="zeros", rng=None,
     else:
         W = rng.normal(0.0, 0.01, size=(n_visible, n_hidden))
     if visible_bias_init == "marginals":
-        p = np.clip(X.mean(axis=0, dtype=np.float64), 1e-3, 1 - 1e-3)
+        if sp.issparse(X):  # scipy's mean(dtype=float64) still sums in X's dtype
+            p = np.ravel(X.astype(np.float64).mean(axis=0))
+        else:
+            p = X.mean(axis=0, dtype=np.float64)
+        p = np.clip(p, 1e-3, 1 - 1e-3)
         b = np.log(p / (1 - p))
     else:
         b = np.zeros(n_visible)

@@ -3,7 +3,7 @@
 A ``_name`` may be imported from another module only when it is the unchecked
 twin of a public function of that module (``_free_energy`` beside
 ``free_energy``), or when it comes from a package-private module
-(``rbm._random``, ``rbm._validation``, ``rbm._fast``). The test reads the
+(``rbm._random``, ``rbm._validation``, ``rbm._fast``, ``rbm._sparse``). The test reads the
 imports (and ``module._name`` attribute reads) of the package, the scripts and
 the benchmarks with :mod:`ast`.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGE_PRIVATE = {"rbm._random", "rbm._validation", "rbm._fast"}
+PACKAGE_PRIVATE = {"rbm._random", "rbm._validation", "rbm._fast", "rbm._sparse"}
 SOURCES = sorted(
     p for folder in ("rbm", "scripts", "benchmarks") for p in (ROOT / folder).glob("*.py")
 )
