@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -222,3 +223,22 @@ def test_math_uses_the_notation_page_symbols(md):
         if re.search(pattern, span)
     ]
     assert not bad, f"{md.name}: {bad}"
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
+def test_included_source_exists(md):
+    # A renamed function would otherwise surface only as a warning in the strict build.
+    missing = []
+    for path, obj in re.findall(r"```\{literalinclude\} (\S+)\n:pyobject: (\S+)", md.read_text()):
+        tree = ast.parse((md.parent / path).read_text())
+        names = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+        names |= {
+            f"{c.name}.{f.name}"
+            for c in ast.walk(tree)
+            if isinstance(c, ast.ClassDef)
+            for f in c.body
+            if isinstance(f, ast.FunctionDef)
+        }
+        if obj not in names:
+            missing.append(f"{path}:{obj}")
+    assert not missing, f"{md.stem} includes source that does not exist: {missing}"
