@@ -8,7 +8,7 @@ and makes the same random draws and the same updates, up to float rounding;
 - everything stays in the parameters' dtype (float32 by default), including
   the uniform numbers behind every Bernoulli draw;
 - every intermediate lives in a buffer allocated once per epoch, and every
-  step writes into it (``np.matmul(..., out=)``, ``tanh(x, out=x)``);
+  step writes into it (``np.matmul(..., out=)`` and the kernels below);
 - the positive and negative statistics are stacked, so that the weight
   gradient is one matrix product ``[v; v_neg]^T [P(h|v)/m; -P(h|v_neg)/n]``
   and the bias gradients are two matrix-vector products;
@@ -25,16 +25,25 @@ pseudo-likelihood.
 
 The kernels. Sampling a batch of visible units the plain numpy way takes five
 passes over it, and the uniforms cost more than all the arithmetic: numpy's
-generator spends about 2 ns on each. :func:`sample_from_tanh_` does it in one
-pass: it finishes the sigmoid, draws each uniform inline from the
-counter-based generator of :mod:`rbm._random` (SplitMix64: uniform ``i`` of a
-call is a hash of the call's key and ``i``, a few integer instructions that
-vectorise), and compares; :func:`sample_reconstruction_` also adds up the
-reconstruction error and copies the data where the gradient wants them, on
-the same pass. :func:`add_and_halve_` and
-:func:`flip_log_sigma` fuse the small passes around the hidden sigmoid and the
-pseudo-likelihood, which otherwise cost more in numpy's per-call overhead
-than in arithmetic.
+generator spends about 2 ns on each. :func:`sample_visible_` does it in one
+pass over the product ``h W^T``: it adds the bias, computes the sigmoid,
+draws each uniform inline from the counter-based generator of
+:mod:`rbm._random` (SplitMix64: uniform ``i`` of a call is a hash of the
+call's key and ``i``, a few integer instructions that vectorise), compares,
+and with CD-k also adds up the reconstruction error and copies the data where
+the gradient wants them. :func:`bias_sigmoid_` adds the bias and computes the
+hidden layer's sigmoid in one pass, and :func:`flip_log_sigma` fuses the small
+passes of the pseudo-likelihood, which otherwise cost more in numpy's per-call
+overhead than in arithmetic.
+
+The float32 sigmoid (:func:`sigmoid32`) is plain arithmetic: exp(-|x|) by
+Cephes' polynomial with the power of two built from its bits, then
+1 / (1 + e) or e / (1 + e). So it vectorises on any SIMD unit (AVX2, AVX-512,
+NEON) without a vector math library, agrees with :func:`scipy.special.expit`
+to float32 rounding (``tests/unit/test_kernels.py``), and rounds exactly as
+its numpy twin does. (numpy's float32 ``tanh``, which the engine used before,
+is vectorised with AVX-512 but cost half the matrix products on AVX2.)
+float64 keeps :func:`scipy.special.expit`.
 
 Because uniform ``i`` depends on nothing but the key and ``i``, a kernel and
 the numpy code of :mod:`rbm.sampling` make the *same* draws from the same
@@ -48,9 +57,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import time
 
 import numpy as np
+from scipy.special import expit
 
 from ._random import _GAMMA, _MIX1, _MIX2, _draw_key, _uniforms, _units_from_key
 from .training import MIN_PL_PER_UNIT, batch_slices, params_ok
@@ -69,14 +80,17 @@ __all__ = [
     "HAVE_NUMBA",
     "Model",
     "Update",
-    "add_and_halve_",
+    "bias_sigmoid_",
+    "blas_threads",
     "flip_log_sigma",
     "numpy_twins",
-    "sample_from_tanh_",
-    "sample_reconstruction_",
+    "sample_",
+    "sample_visible_",
     "scale_rows_",
+    "sigmoid32",
     "single_threaded_blas",
     "train_epoch",
+    "training_threads",
 ]
 
 HAVE_NUMBA = numba is not None
@@ -107,64 +121,80 @@ def _inlined(fn):
 # ----------------------------------------------------------------------------- public
 
 
-def sample_from_tanh_(t, key, out):
-    """Bernoulli draws with p = (1 + t) / 2 into ``out``: 1 where u < p, else 0.
+def bias_sigmoid_(x, bias, out=None):
+    """out = sigma(x + bias) (bias broadcast over rows); x itself becomes x + bias.
 
-    ``t`` holds tanh(x / 2), so that p = sigma(x); it is left unchanged. The
-    uniforms u are those of ``rbm._random._uniforms(key, t.shape, t.dtype)``,
+    Without ``out``, x itself becomes sigma(x + bias). float32 runs the
+    vectorised sigmoid of :func:`sigmoid32` (one compiled pass); float64 adds
+    in numpy and calls :func:`scipy.special.expit`, as :func:`rbm.sigmoid` does.
+    """
+    if x.dtype != np.float32:
+        x += bias
+        if out is None:
+            return expit(x, out=x)
+        return expit(x, out=out)
+    if out is None:
+        _active["bias_sigmoid_inplace"](x, bias)
+        return x
+    _active["bias_sigmoid"](x, bias, out)
+    return out
+
+
+def sample_(p, key, out):
+    """Bernoulli draws with probabilities ``p`` into ``out``: 1 where u < p, else 0.
+
+    The uniforms u are those of ``rbm._random._uniforms(key, p.shape, p.dtype)``,
     so this draws what ``rbm.sample_bernoulli`` draws from a generator whose
     next raw output is ``key``.
 
     Parameters
     ----------
-    t, out : ndarray, shape (n, m), C-contiguous, same float dtype
+    p, out : ndarray, shape (n, m), C-contiguous, same float dtype
     key : numpy.uint64
     """
-    single = t.dtype == np.float32
-    _active["sample_from_tanh"](t, key, out, t, False, single, out, False)
+    single = p.dtype == np.float32
+    _active["sample"](p, p[0], key, out, p, False, single, out, False, False)
 
 
-def sample_reconstruction_(t, key, out, data, data_copy):
-    """:func:`sample_from_tanh_`, and on the same pass the reconstruction error and a copy.
+def sample_visible_(x, bias, key, out, data=None, data_copy=None):
+    """Draw v ~ P(v | h) from the products ``x = h W^T``; ``x`` is work space.
 
-    With ``t`` from P(v | h) and ``h`` drawn from P(h | v) of ``data``, p is the
-    reconstruction of ``data``. The pass that draws from p reads ``data``
-    anyway, so it also returns sum((p - data)^2) and copies ``data`` into
-    ``data_copy`` (where the gradient's stacked products want it).
-
-    Parameters
-    ----------
-    t, out, data, data_copy : ndarray, shape (n, m), C-contiguous, same float dtype
-    key : numpy.uint64
+    One pass (float32): p = sigma(x + bias) (:func:`sigmoid32`), the draw
+    u < p with the uniforms of :func:`sample_`, and, with ``data``, the
+    reconstruction error sum((p - data)^2) and a copy of ``data`` into
+    ``data_copy`` (where the gradient's stacked products want it). float64
+    first turns ``x`` into p with expit.
 
     Returns
     -------
-    float : the sum of squared errors.
+    float : the sum of squared errors (0.0 without ``data``).
     """
-    single = t.dtype == np.float32
-    return float(_active["sample_from_tanh"](t, key, out, data, True, single, data_copy, True))
+    single = x.dtype == np.float32
+    if not single:
+        bias_sigmoid_(x, bias)
+    with_error = data is not None
+    ref = data if with_error else x
+    ref_copy = data_copy if with_error else out
+    return float(
+        _active["sample"](x, bias, key, out, ref, with_error, single, ref_copy, with_error, single)
+    )
 
 
-def add_and_halve_(x, bias, half=None):
-    """x += bias (broadcast over rows), then half = x / 2: the argument of tanh(x / 2).
+def sigmoid32(x):
+    """sigma(x) for a float32 array, by the compiled kernels' formula (a numpy evaluation).
 
-    Without ``half``, x itself becomes (x + bias) / 2, in one pass (a separate
-    kernel: with ``half`` the same array as x, numba could not vectorise).
+    exp(-|x|) from a Cephes-style polynomial (range reduction by powers of 2,
+    degree-7 polynomial on |r| <= ln(2) / 2), then 1 / (1 + e) or e / (1 + e):
+    no overflow, within a few float32 roundings of the exact sigmoid, and the
+    same bits as the kernels compute (``tests/unit/test_kernels.py``).
     """
-    if half is None:
-        _active["halve_sum"](x, bias)
-        return x
-    _active["add_and_halve"](x, bias, half)
-    return half
+    return _sigmoid32_numpy(np.asarray(x, dtype=np.float32))
 
 
-def scale_rows_(t, weights):
-    """t = weights[:, None] * (1 + t) / 2, in one pass.
-
-    It turns tanh(x / 2) into each row's weight times sigma(x).
-    """
-    _active["scale_rows"](t, weights)
-    return t
+def scale_rows_(p, weights):
+    """p = weights[:, None] * p, in one pass: each row's weight times its probabilities."""
+    _active["scale_rows"](p, weights)
+    return p
 
 
 def flip_log_sigma(v, pre, key, W, b, both, tail, cols):
@@ -193,14 +223,52 @@ def flip_log_sigma(v, pre, key, W, b, both, tail, cols):
 
 # ----------------------------------------------------------------------------- kernels
 
+# The float32 sigmoid. exp(-a), a = |x| <= 87 (so that 2^-n stays a normal number),
+# is Cephes' expf: n = round(a / ln 2), q = n ln 2 - a in two parts (the first exact),
+# e^q by a degree-7 polynomial on |q| <= ln(2) / 2, times 2^-n built from its bits.
+# Every step is float32 arithmetic written out in a fixed order, with no fused
+# multiply-adds, so numba's vectorised loop and numpy's array code round alike.
+_F32 = np.float32
+_LOG2E = _F32(1.44269504088896341)
+_LN2_HI = _F32(0.693359375)
+_LN2_LO = _F32(-2.12194440e-4)
+_EXP_P0, _EXP_P1, _EXP_P2 = _F32(1.9875691500e-4), _F32(1.3981999507e-3), _F32(8.3334519073e-3)
+_EXP_P3, _EXP_P4, _EXP_P5 = _F32(4.1665795894e-2), _F32(1.6666665459e-1), _F32(5.0000001201e-1)
+_MAX_ABS = _F32(87.0)
+_ONE, _HALF, _ZERO = _F32(1.0), _F32(0.5), _F32(0.0)
+
+if HAVE_NUMBA:
+    from llvmlite import ir as _ir
+    from numba.core import types as _types
+    from numba.extending import intrinsic as _intrinsic
+
+    @_intrinsic
+    def _float32_from_bits(typingctx, bits):
+        """The float32 with the bit pattern of the int32 ``bits`` (``.view(np.float32)``)."""
+        sig = _types.float32(_types.int32)
+
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], _ir.FloatType())
+
+        return sig, codegen
+
+else:  # pragma: no cover
+
+    def _float32_from_bits(bits):
+        return np.array(bits, np.int32).view(np.float32)[()]
+
 
 @_inlined
-def _splitmix64_at(key, i):
-    """Output i + 1 of SplitMix64 from seed ``key``: element i of ``_splitmix64(key, n)``."""
-    z = key + (i + np.uint64(1)) * _GAMMA
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return z ^ (z >> np.uint64(31))
+def _sigmoid32_scalar(x):
+    a = min(abs(x), _MAX_ABS)
+    k = np.int32(a * _LOG2E + _HALF)  # round(a / ln 2): a >= 0, so truncation floors
+    n = np.float32(k)
+    q = (n * _LN2_HI - a) + n * _LN2_LO
+    y = ((((_EXP_P0 * q + _EXP_P1) * q + _EXP_P2) * q + _EXP_P3) * q + _EXP_P4) * q + _EXP_P5
+    y = (y * (q * q) + q) + _ONE
+    e = y * _float32_from_bits(np.int32((127 - k) << 23))  # e^-a = e^q 2^-n
+    num = _ONE if x >= _ZERO else e
+    return num / (_ONE + e)
 
 
 @_inlined
@@ -216,52 +284,60 @@ def _below(key, i, p, single):
     return np.float64(np.int64(z >> np.uint64(11))) < p * 2.0**53
 
 
-# The error sum may be reordered, so that it vectorises; the draws are exact.
-@_compiled(fastmath={"reassoc", "contract", "nsz"})
-def _sample_from_tanh_kernel(t, key, out, ref, with_error, single, ref_copy, copy):
-    m, n = t.shape
-    total = 0.0
+@_inlined
+def _splitmix64_at(key, i):
+    """Output i + 1 of SplitMix64 from seed ``key``: element i of ``_splitmix64(key, n)``."""
+    z = key + (i + np.uint64(1)) * _GAMMA
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+# No fastmath: the sigmoid must round as its numpy twin does. The error is summed
+# per column (``acc``), which vectorises without reordering any sum. (error_model:
+# a division by zero gives inf as in numpy, rather than a check that stops vectorising.)
+@_compiled(error_model="numpy")
+def _sample_kernel(x, bias, key, out, ref, with_error, single, ref_copy, copy, fused):
+    m, n = x.shape
+    acc = np.zeros(n)
     for r in range(m):
         base = np.uint64(r * n)
-        row = 0.0
         for j in range(n):
-            # float32 constants keep the arithmetic in t's dtype, as numpy does
-            p = t[r, j] * np.float32(0.5) + np.float32(0.5)
+            p = _sigmoid32_scalar(x[r, j] + bias[j]) if fused else x[r, j]
             out[r, j] = 1.0 if _below(key, base + np.uint64(j), p, single) else 0.0
             if with_error:
                 d = p - ref[r, j]
-                row += d * d
+                acc[j] += d * d
             if copy:
                 ref_copy[r, j] = ref[r, j]
-        total += row
-    return total
+    return acc.sum()
 
 
-@_compiled()
-def _add_and_halve_kernel(x, bias, half):
+@_compiled(error_model="numpy")
+def _bias_sigmoid_kernel(x, bias, out):
     m, n = x.shape
     for r in range(m):
         for j in range(n):
             y = x[r, j] + bias[j]
             x[r, j] = y
-            half[r, j] = y * np.float32(0.5)
+            out[r, j] = _sigmoid32_scalar(y)
 
 
-@_compiled()
-def _scale_rows_kernel(t, weights):
-    m, n = t.shape
-    for r in range(m):
-        w = weights[r]
-        for j in range(n):
-            t[r, j] = w * (np.float32(0.5) + np.float32(0.5) * t[r, j])
-
-
-@_compiled()
-def _halve_sum_kernel(x, bias):
+@_compiled(error_model="numpy")
+def _bias_sigmoid_inplace_kernel(x, bias):
     m, n = x.shape
     for r in range(m):
         for j in range(n):
-            x[r, j] = (x[r, j] + bias[j]) * np.float32(0.5)
+            x[r, j] = _sigmoid32_scalar(x[r, j] + bias[j])
+
+
+@_compiled()
+def _scale_rows_kernel(p, weights):
+    m, n = p.shape
+    for r in range(m):
+        w = weights[r]
+        for j in range(n):
+            p[r, j] = w * p[r, j]
 
 
 @_compiled()
@@ -304,33 +380,39 @@ def _flip_finish_kernel(v, cols, b, both, tail):
 # ----------------------------------------------------------------------------- numpy twins
 
 
-def _sample_from_tanh_numpy(t, key, out, ref, with_error, single, ref_copy, copy):
+def _sigmoid32_numpy(x):
+    a = np.minimum(np.abs(x), _MAX_ABS)
+    k = (a * _LOG2E + _HALF).astype(np.int32)
+    n = k.astype(np.float32)
+    q = (n * _LN2_HI - a) + n * _LN2_LO
+    y = ((((_EXP_P0 * q + _EXP_P1) * q + _EXP_P2) * q + _EXP_P3) * q + _EXP_P4) * q + _EXP_P5
+    y = (y * (q * q) + q) + _ONE
+    e = y * ((np.int32(127) - k) << np.int32(23)).view(np.float32)
+    return np.where(x >= _ZERO, _ONE, e) / (_ONE + e)
+
+
+def _sample_numpy(x, bias, key, out, ref, with_error, single, ref_copy, copy, fused):
+    p = _sigmoid32_numpy(x + bias) if fused else x
     if copy:
         np.copyto(ref_copy, ref)
-    p = t * 0.5
-    p += 0.5
-    np.less(_uniforms(key, t.shape, t.dtype), p, out=out, casting="unsafe")
+    np.less(_uniforms(key, x.shape, x.dtype), p, out=out, casting="unsafe")
     if not with_error:
         return 0.0
-    p -= ref
-    flat = p.reshape(-1)
-    return float(np.dot(flat, flat))
+    d = (p - ref).reshape(-1)
+    return float(np.dot(d, d))
 
 
-def _add_and_halve_numpy(x, bias, half):
+def _bias_sigmoid_numpy(x, bias, out):
     x += bias
-    np.multiply(x, 0.5, out=half)
+    out[...] = _sigmoid32_numpy(x)
 
 
-def _scale_rows_numpy(t, weights):
-    t *= 0.5
-    t += 0.5
-    t *= weights[:, None]
+def _bias_sigmoid_inplace_numpy(x, bias):
+    x[...] = _sigmoid32_numpy(x + bias)
 
 
-def _halve_sum_numpy(x, bias):
-    x += bias
-    x *= 0.5
+def _scale_rows_numpy(p, weights):
+    p *= weights[:, None]
 
 
 def _flip_arguments_numpy(v, pre, key, W, both, tail, cols):
@@ -356,17 +438,17 @@ def _flip_finish_numpy(v, cols, b, both, tail):
 # ----------------------------------------------------------------------------- dispatch
 
 _NUMPY_TWINS = {
-    "sample_from_tanh": _sample_from_tanh_numpy,
-    "add_and_halve": _add_and_halve_numpy,
-    "halve_sum": _halve_sum_numpy,
+    "sample": _sample_numpy,
+    "bias_sigmoid": _bias_sigmoid_numpy,
+    "bias_sigmoid_inplace": _bias_sigmoid_inplace_numpy,
     "scale_rows": _scale_rows_numpy,
     "flip_arguments": _flip_arguments_numpy,
     "flip_finish": _flip_finish_numpy,
 }
 _COMPILED = {
-    "sample_from_tanh": _sample_from_tanh_kernel,
-    "add_and_halve": _add_and_halve_kernel,
-    "halve_sum": _halve_sum_kernel,
+    "sample": _sample_kernel,
+    "bias_sigmoid": _bias_sigmoid_kernel,
+    "bias_sigmoid_inplace": _bias_sigmoid_inplace_kernel,
     "scale_rows": _scale_rows_kernel,
     "flip_arguments": _flip_arguments_kernel,
     "flip_finish": _flip_finish_kernel,
@@ -394,17 +476,48 @@ def numpy_twins():
 # ----------------------------------------------------------------------------- the engine
 
 
-def single_threaded_blas():
-    """Run BLAS on one thread inside the block (when threadpoolctl is installed).
+#: The environment variable that sets how many BLAS threads training uses.
+THREADS_ENV = "RBM_THREADS"
 
-    A mini-batch's products are small (64 x 784 x 64 is 3 MFLOP): a second BLAS
-    thread saves little on an idle machine, and on a busy one its
-    synchronisation made an epoch many times slower (measured: 20x on 2 shared
-    cores). Limiting threads does not change the results.
+
+def training_threads():
+    """How many BLAS threads :class:`rbm.RBM` trains with: ``$RBM_THREADS``, else 1.
+
+    One thread is the default because it was the fastest in every measurement
+    on the 2-core development machine (chapter 14): a mini-batch's products are
+    small (64 x 784 x 64 is 3 MFLOP), the work between them runs on one core,
+    and on a busy machine a second thread that waits for a core made an epoch
+    many times slower. On an idle machine with more cores, larger models
+    (hundreds of hidden units, batches of hundreds) can gain from more:
+    ``RBM_THREADS=4 python train.py``, or ``os.environ["RBM_THREADS"] = "4"``
+    before ``fit`` (it is read at every epoch). A value that is not an
+    integer >= 1 raises ``ValueError``. Threads do not change the results.
     """
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return 1
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"{THREADS_ENV} must be an integer >= 1, got {value!r}")
+    return n
+
+
+def blas_threads(n):
+    """Run BLAS on ``n`` threads inside the block (when threadpoolctl is installed)."""
     if threadpool_limits is None:  # pragma: no cover
         return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+    return threadpool_limits(n, user_api="blas")
+
+
+def single_threaded_blas():
+    """Run BLAS on one thread inside the block: :func:`blas_threads` (1).
+
+    For the many small products outside training (transform, scoring).
+    """
+    return blas_threads(1)
 
 
 @dataclasses.dataclass
@@ -436,11 +549,12 @@ class _Buffers:
         rows = max_batch + n_chains
         n = max(max_batch, n_chains)
         self.V = np.zeros((rows, n_visible), dtype)  # [v ; v_neg]
-        self.PH = np.zeros((rows, n_hidden), dtype)  # tanh, then [lr P(h|v)/m ; -lr P(h|v_neg)/n]
+        # P(h|v), then [lr P(h|v)/m ; -lr P(h|v_neg)/n]
+        self.PH = np.zeros((rows, n_hidden), dtype)
         self.pre = np.zeros((max_batch, n_hidden), dtype)  # v W + c of the data
         self.h = np.zeros((n, n_hidden), dtype)  # sampled hidden states
-        self.t = np.zeros((n, n_visible), dtype)  # tanh((h W^T + b) / 2)
-        self.th_chain = np.zeros((n_chains, n_hidden), dtype)
+        self.t = np.zeros((n, n_visible), dtype)  # h W^T, then work space
+        self.ph_chain = np.zeros((n_chains, n_hidden), dtype)
         self.ones = np.ones(rows, dtype)
         self.weights = np.zeros(rows, dtype)
         self._weights_for = None
@@ -460,42 +574,38 @@ class _Buffers:
         return self.weights[: m + n_neg]
 
 
-def _half_tanh(x, weights, bias, out):
-    """out = tanh((x weights + bias) / 2), from which the conditional is (1 + out) / 2.
+def _conditional(x, weights, bias, out):
+    """out = sigma(x weights + bias): ``_conditional(v, W, c, out)`` is P(h | v).
 
-    ``_half_tanh(v, W, c, out)`` gives P(h | v), ``_half_tanh(h, W.T, b, out)``
-    P(v | h). The sigmoid through tanh never overflows, and numpy's float32
-    ``tanh`` is vectorised: several times faster than
-    :func:`scipy.special.expit`, which it matches to 1e-7. The kernels finish
-    the sigmoid where they read it.
+    The sigmoid is :func:`bias_sigmoid_`'s, in the pass that adds the bias.
     """
     np.matmul(x, weights, out=out)
-    return np.tanh(add_and_halve_(out, bias), out=out)
+    return bias_sigmoid_(out, bias)
 
 
-def _negative_phase(th_start, model, k, buf, v_out, th_out, rng, data=None, data_copy=None):
-    """k Gibbs steps from the hidden side: ``th_start`` = tanh(P(h|v)'s pre-activation / 2).
+def _negative_phase(ph_start, model, k, buf, v_out, ph_out, rng, data=None, data_copy=None):
+    """k Gibbs steps from the hidden side: ``ph_start`` = P(h | v) of the chain's start.
 
-    Writes the last sampled visible state into ``v_out`` and its tanh form into
-    ``th_out``. Draws, for each step, a key for h then a key for v, as
+    Writes the last sampled visible state into ``v_out`` and P(h | v_out) into
+    ``ph_out``. Draws, for each step, a key for h then a key for v, as
     :func:`rbm.gibbs` does. With ``data`` (the data the chain started from,
     CD-k), the first step is a reconstruction: returns its squared error and
-    copies ``data`` into ``data_copy`` (:func:`sample_reconstruction_`); else
+    copies ``data`` into ``data_copy`` (:func:`sample_visible_`); else
     returns 0.0.
     """
     W, b, c = model.W, model.b, model.c
-    n = len(th_start)
+    n = len(ph_start)
     h, t = buf.h[:n], buf.t[:n]
-    th = th_start
+    ph = ph_start
     sq_err = 0.0
     for step in range(k):
-        sample_from_tanh_(th, _draw_key(rng), h)
-        _half_tanh(h, W.T, b, t)
+        sample_(ph, _draw_key(rng), h)
+        np.matmul(h, W.T, out=t)  # P(v | h) = sigma(t + b) is finished where it is drawn
         if step == 0 and data is not None:
-            sq_err = sample_reconstruction_(t, _draw_key(rng), v_out, data, data_copy)
+            sq_err = sample_visible_(t, b, _draw_key(rng), v_out, data, data_copy)
         else:
-            sample_from_tanh_(t, _draw_key(rng), v_out)
-        th = _half_tanh(v_out, W, c, th_out)
+            sample_visible_(t, b, _draw_key(rng), v_out)
+        ph = _conditional(v_out, W, c, ph_out)
     return sq_err
 
 
@@ -511,30 +621,28 @@ def _train_batch(v, model, update, buf, rng):
     V = buf.V[: m + n_neg]
     PH = buf.PH[: m + n_neg]
     v_pos, v_neg = V[:m], V[m:]
-    th_pos, th_neg = PH[:m], PH[m:]
+    ph_pos, ph_neg = PH[:m], PH[m:]
     pre = buf.pre[:m]
 
     # positive phase: pre = v W + c is kept for the pseudo-likelihood
     np.matmul(v, W, out=pre)
-    np.tanh(add_and_halve_(pre, c, th_pos), out=th_pos)
+    bias_sigmoid_(pre, c, ph_pos)
 
     # negative phase, and the reconstruction error of P(v | h), h ~ P(h | v) of the data.
     # CD-k: the chain's first step is that reconstruction, and the pass that
     # reads v for it also copies v into the stacked V of the gradient
     if chain is None:
         sq_err = _negative_phase(
-            th_pos, model, update.k, buf, v_neg, th_neg, rng, data=v, data_copy=v_pos
+            ph_pos, model, update.k, buf, v_neg, ph_neg, rng, data=v, data_copy=v_pos
         )
     else:
         np.copyto(v_pos, v)
-        th_chain = _half_tanh(chain, W, c, buf.th_chain[:n_neg])
-        _negative_phase(th_chain, model, update.k, buf, v_neg, th_neg, rng)
+        ph_chain = _conditional(chain, W, c, buf.ph_chain[:n_neg])
+        _negative_phase(ph_chain, model, update.k, buf, v_neg, ph_neg, rng)
         np.copyto(chain, v_neg)
         h = buf.h[:m]
-        sample_from_tanh_(th_pos, _draw_key(rng), h)
-        recon = _half_tanh(h, W.T, b, buf.t[:m])
-        recon *= 0.5
-        recon += 0.5  # P(v | h) = (1 + tanh) / 2
+        sample_(ph_pos, _draw_key(rng), h)
+        recon = _conditional(h, W.T, b, buf.t[:m])  # P(v | h)
         recon -= v_pos
         flat = recon.reshape(-1)
         sq_err = float(np.dot(flat, flat))
@@ -546,7 +654,7 @@ def _train_batch(v, model, update, buf, rng):
     # db, dc are two matrix-vector products; the learning rate rides on P(h|v)
     lr = update.learning_rate
     weights = buf.step_weights(m, n_neg, lr)  # [lr/m ... ; -lr/n ...]
-    scale_rows_(PH, weights)  # PH = weights * (1 + tanh) / 2 = weights * P(h | v)
+    scale_rows_(PH, weights)  # PH = weights * P(h | v)
     np.matmul(V.T, PH, out=buf.dW)
     np.matmul(weights, V, out=buf.db)
     np.matmul(buf.ones[: m + n_neg], PH, out=buf.dc)
@@ -602,7 +710,7 @@ def train_epoch(X, model, update, *, batch_size, batch_split, shuffle, rng):
     pl, pl_article, sq_err, n_seen, n_batches = 0.0, 0.0, 0.0, 0, 0
     diverged = False
     # a diverging run is detected below, not by floating-point warnings
-    with np.errstate(all="ignore"), single_threaded_blas():
+    with np.errstate(all="ignore"), blas_threads(training_threads()):
         for a, z in slices:
             v = X[a:z] if order is None else X[order[a:z]]
             log_sigma, err = _train_batch(v, model, update, buf, rng)
