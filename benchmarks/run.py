@@ -70,6 +70,48 @@ NOTE = (
 
 # ----------------------------------------------------------------------------- helpers
 
+#: The environment variables that choose CPU code paths (``as-other-cpu`` sets them).
+CPU_CHOICES = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "NPY_DISABLE_CPU_FEATURES",
+    "NUMBA_CPU_NAME",
+    "NUMBA_CPU_FEATURES",
+    "RBM_THREADS",
+)
+
+
+def cpu_choices() -> dict:
+    """What each library chose to run: numpy's SIMD extensions, numba's target, BLAS kernels."""
+    out = {"avx512_on_host": None}
+    try:
+        out["avx512_on_host"] = "avx512f" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        pass
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+
+        # numpy 2.x dispatches by group: X86_V3 is AVX2 + FMA, X86_V4 AVX-512
+        out["numpy_avx2"] = bool(features.get("X86_V3", features.get("AVX2")))
+        out["numpy_avx512"] = bool(features.get("X86_V4", features.get("AVX512_SKX")))
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import llvmlite.binding as ll
+        from numba.core import config as numba_config
+
+        # NUMBA_CPU_NAME alone keeps the host's features (AVX-512 included):
+        # only NUMBA_CPU_FEATURES takes them away
+        out["numba_cpu_name"] = numba_config.CPU_NAME or ll.get_host_cpu_name()
+        feats = numba_config.CPU_FEATURES or ll.get_host_cpu_features().flatten()
+        out["numba_avx2"] = "+avx2" in feats
+        out["numba_avx512"] = "+avx512f" in feats
+    except ImportError:  # pragma: no cover
+        pass
+    out["blas_architectures"] = sorted({str(i.get("architecture")) for i in threadpool_info()})
+    return out
+
+
 
 def machine_description() -> dict:
     """CPU model, cores, Python, numpy and the BLAS that runs (from threadpoolctl)."""
@@ -113,7 +155,8 @@ def machine_description() -> dict:
         "scipy": scipy.__version__,
         "scikit_learn": sklearn.__version__,
         "threadpools": blas,
-        "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
+        "env": {k: os.environ.get(k) for k in CPU_CHOICES},
+        "cpu_choices": cpu_choices(),
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
 
