@@ -153,7 +153,7 @@ def sample_(p, key, out):
     key : numpy.uint64
     """
     single = p.dtype == np.float32
-    _active["sample"](p, p[0], key, out, p, False, single, out, False, False)
+    _active["sample"](p, key, out, p, False, single, out, False)
 
 
 def sample_visible_(x, bias, key, out, data=None, data_copy=None):
@@ -169,15 +169,14 @@ def sample_visible_(x, bias, key, out, data=None, data_copy=None):
     -------
     float : the sum of squared errors (0.0 without ``data``).
     """
-    single = x.dtype == np.float32
-    if not single:
-        bias_sigmoid_(x, bias)
     with_error = data is not None
     ref = data if with_error else x
     ref_copy = data_copy if with_error else out
-    return float(
-        _active["sample"](x, bias, key, out, ref, with_error, single, ref_copy, with_error, single)
-    )
+    if x.dtype == np.float32:
+        kernel = _active["sample_visible"]
+        return float(kernel(x, bias, key, out, ref, with_error, ref_copy, with_error))
+    p = bias_sigmoid_(x, bias)
+    return float(_active["sample"](p, key, out, ref, with_error, False, ref_copy, with_error))
 
 
 def sigmoid32(x):
@@ -293,18 +292,39 @@ def _splitmix64_at(key, i):
     return z ^ (z >> np.uint64(31))
 
 
-# No fastmath: the sigmoid must round as its numpy twin does. The error is summed
-# per column (``acc``), which vectorises without reordering any sum. (error_model:
-# a division by zero gives inf as in numpy, rather than a check that stops vectorising.)
+# The draws from probabilities. The error sum may be reordered, so that it
+# vectorises; the draws are exact.
+@_compiled(fastmath={"reassoc", "contract", "nsz"})
+def _sample_kernel(p, key, out, ref, with_error, single, ref_copy, copy):
+    m, n = p.shape
+    total = 0.0
+    for r in range(m):
+        base = np.uint64(r * n)
+        row = 0.0
+        for j in range(n):
+            out[r, j] = 1.0 if _below(key, base + np.uint64(j), p[r, j], single) else 0.0
+            if with_error:
+                d = p[r, j] - ref[r, j]
+                row += d * d
+            if copy:
+                ref_copy[r, j] = ref[r, j]
+        total += row
+    return total
+
+
+# The draws from pre-activations, float32. No fastmath: the sigmoid must round as
+# its numpy twin does; the error is summed per column (``acc``), which vectorises
+# without reordering any sum. (error_model: a division by zero gives inf as in
+# numpy, rather than a check that stops the loop from vectorising.)
 @_compiled(error_model="numpy")
-def _sample_kernel(x, bias, key, out, ref, with_error, single, ref_copy, copy, fused):
+def _sample_visible_kernel(x, bias, key, out, ref, with_error, ref_copy, copy):
     m, n = x.shape
     acc = np.zeros(n)
     for r in range(m):
         base = np.uint64(r * n)
         for j in range(n):
-            p = _sigmoid32_scalar(x[r, j] + bias[j]) if fused else x[r, j]
-            out[r, j] = 1.0 if _below(key, base + np.uint64(j), p, single) else 0.0
+            p = _sigmoid32_scalar(x[r, j] + bias[j])
+            out[r, j] = 1.0 if _below(key, base + np.uint64(j), p, True) else 0.0
             if with_error:
                 d = p - ref[r, j]
                 acc[j] += d * d
@@ -391,15 +411,19 @@ def _sigmoid32_numpy(x):
     return np.where(x >= _ZERO, _ONE, e) / (_ONE + e)
 
 
-def _sample_numpy(x, bias, key, out, ref, with_error, single, ref_copy, copy, fused):
-    p = _sigmoid32_numpy(x + bias) if fused else x
+def _sample_numpy(p, key, out, ref, with_error, single, ref_copy, copy):
     if copy:
         np.copyto(ref_copy, ref)
-    np.less(_uniforms(key, x.shape, x.dtype), p, out=out, casting="unsafe")
+    np.less(_uniforms(key, p.shape, p.dtype), p, out=out, casting="unsafe")
     if not with_error:
         return 0.0
     d = (p - ref).reshape(-1)
     return float(np.dot(d, d))
+
+
+def _sample_visible_numpy(x, bias, key, out, ref, with_error, ref_copy, copy):
+    p = _sigmoid32_numpy(x + bias)
+    return _sample_numpy(p, key, out, ref, with_error, True, ref_copy, copy)
 
 
 def _bias_sigmoid_numpy(x, bias, out):
@@ -439,6 +463,7 @@ def _flip_finish_numpy(v, cols, b, both, tail):
 
 _NUMPY_TWINS = {
     "sample": _sample_numpy,
+    "sample_visible": _sample_visible_numpy,
     "bias_sigmoid": _bias_sigmoid_numpy,
     "bias_sigmoid_inplace": _bias_sigmoid_inplace_numpy,
     "scale_rows": _scale_rows_numpy,
@@ -447,6 +472,7 @@ _NUMPY_TWINS = {
 }
 _COMPILED = {
     "sample": _sample_kernel,
+    "sample_visible": _sample_visible_kernel,
     "bias_sigmoid": _bias_sigmoid_kernel,
     "bias_sigmoid_inplace": _bias_sigmoid_inplace_kernel,
     "scale_rows": _scale_rows_kernel,
