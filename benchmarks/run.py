@@ -114,7 +114,9 @@ def cpu_choices() -> dict:
         out["numba_avx512"] = "+avx512f" in feats
     except ImportError:  # pragma: no cover
         pass
-    out["blas_architectures"] = sorted({str(i.get("architecture")) for i in threadpool_info()})
+    out["blas_architectures"] = sorted(
+        {str(i.get("architecture")) for i in threadpool_info() if i.get("user_api") == "blas"}
+    )
     return out
 
 
