@@ -25,16 +25,15 @@ pseudo-likelihood.
 
 The kernels. Sampling a batch of visible units the plain numpy way takes five
 passes over it, and the uniforms cost more than all the arithmetic: numpy's
-generator spends about 2 ns on each. :func:`sample_visible_` does it in one
-pass over the product ``h W^T``: it adds the bias, computes the sigmoid,
-draws each uniform inline from the counter-based generator of
+generator spends about 2 ns on each. :func:`sample_visible_` does it in two:
+:func:`bias_sigmoid_` adds the bias and computes the sigmoid, then
+:func:`sample_` draws each uniform inline from the counter-based generator of
 :mod:`rbm._random` (SplitMix64: uniform ``i`` of a call is a hash of the
 call's key and ``i``, a few integer instructions that vectorise), compares,
 and with CD-k also adds up the reconstruction error and copies the data where
-the gradient wants them. :func:`bias_sigmoid_` adds the bias and computes the
-hidden layer's sigmoid in one pass, and :func:`flip_log_sigma` fuses the small
-passes of the pseudo-likelihood, which otherwise cost more in numpy's per-call
-overhead than in arithmetic.
+the gradient wants them. :func:`flip_log_sigma` computes the pseudo-likelihood
+in one pass, which in numpy would take a dozen calls that cost more in
+per-call overhead than in arithmetic.
 
 The float32 sigmoid (:func:`sigmoid32`) is plain arithmetic: exp(-|x|) by
 Cephes' polynomial with the power of two built from its bits, then
@@ -157,13 +156,14 @@ def sample_(p, key, out):
 
 
 def sample_visible_(x, bias, key, out, data=None, data_copy=None):
-    """Draw v ~ P(v | h) from the products ``x = h W^T``; ``x`` is work space.
+    """Draw v ~ P(v | h) from the products ``x = h W^T``; ``x`` becomes P(v | h).
 
-    One pass (float32): p = sigma(x + bias) (:func:`sigmoid32`), the draw
-    u < p with the uniforms of :func:`sample_`, and, with ``data``, the
+    Two passes: p = sigma(x + bias) in place (:func:`bias_sigmoid_`), then the
+    draw u < p with the uniforms of :func:`sample_` and, with ``data``, the
     reconstruction error sum((p - data)^2) and a copy of ``data`` into
-    ``data_copy`` (where the gradient's stacked products want it). float64
-    first turns ``x`` into p with expit.
+    ``data_copy`` (where the gradient's stacked products want it). (One fused
+    pass was measured slower: the float32 sigmoid and the 64-bit integer hash
+    vectorise at different widths.)
 
     Returns
     -------
@@ -172,11 +172,9 @@ def sample_visible_(x, bias, key, out, data=None, data_copy=None):
     with_error = data is not None
     ref = data if with_error else x
     ref_copy = data_copy if with_error else out
-    if x.dtype == np.float32:
-        kernel = _active["sample_visible"]
-        return float(kernel(x, bias, key, out, ref, with_error, ref_copy, with_error))
     p = bias_sigmoid_(x, bias)
-    return float(_active["sample"](p, key, out, ref, with_error, False, ref_copy, with_error))
+    single = x.dtype == np.float32
+    return float(_active["sample"](p, key, out, ref, with_error, single, ref_copy, with_error))
 
 
 def sigmoid32(x):
@@ -335,27 +333,6 @@ def _sample_kernel(p, key, out, ref, with_error, single, ref_copy, copy):
     return total
 
 
-# The draws from pre-activations, float32. No fastmath: the sigmoid must round as
-# its numpy twin does; the error is summed per column (``acc``), which vectorises
-# without reordering any sum. (error_model: a division by zero gives inf as in
-# numpy, rather than a check that stops the loop from vectorising.)
-@_compiled(error_model="numpy")
-def _sample_visible_kernel(x, bias, key, out, ref, with_error, ref_copy, copy):
-    m, n = x.shape
-    acc = np.zeros(n)
-    for r in range(m):
-        base = np.uint64(r * n)
-        for j in range(n):
-            p = _sigmoid32_scalar(x[r, j] + bias[j])
-            out[r, j] = 1.0 if _below(key, base + np.uint64(j), p, True) else 0.0
-            if with_error:
-                d = p - ref[r, j]
-                acc[j] += d * d
-            if copy:
-                ref_copy[r, j] = ref[r, j]
-    return acc.sum()
-
-
 @_compiled(error_model="numpy")
 def _bias_sigmoid_kernel(x, bias, out):
     m, n = x.shape
@@ -429,11 +406,6 @@ def _sample_numpy(p, key, out, ref, with_error, single, ref_copy, copy):
     return float(np.dot(d, d))
 
 
-def _sample_visible_numpy(x, bias, key, out, ref, with_error, ref_copy, copy):
-    p = _sigmoid32_numpy(x + bias)
-    return _sample_numpy(p, key, out, ref, with_error, True, ref_copy, copy)
-
-
 def _bias_sigmoid_numpy(x, bias, out):
     x += bias
     out[...] = _sigmoid32_numpy(x)
@@ -461,7 +433,6 @@ def _flip_log_sigma_numpy(v, pre, key, W, b, cols):
 
 _NUMPY_TWINS = {
     "sample": _sample_numpy,
-    "sample_visible": _sample_visible_numpy,
     "bias_sigmoid": _bias_sigmoid_numpy,
     "bias_sigmoid_inplace": _bias_sigmoid_inplace_numpy,
     "scale_rows": _scale_rows_numpy,
@@ -469,7 +440,6 @@ _NUMPY_TWINS = {
 }
 _COMPILED = {
     "sample": _sample_kernel,
-    "sample_visible": _sample_visible_kernel,
     "bias_sigmoid": _bias_sigmoid_kernel,
     "bias_sigmoid_inplace": _bias_sigmoid_inplace_kernel,
     "scale_rows": _scale_rows_kernel,
