@@ -223,8 +223,7 @@ def sampling_costs(n_samples, n_visible, n_hidden, batch_size, rounds, seed):
             rng.random(out=u_v[:m], dtype=np.float32)
             np.less(u_v[:m], p_v[:m], out=out_v[:m], casting="unsafe")
 
-    # the counter-based draws of rbm.sample_bernoulli: numpy, then the fused numba kernel
-    t_h, t_v = 2 * p_h - 1, 2 * p_v - 1  # the kernel reads tanh(x / 2) = 2 p - 1
+    # the counter-based draws of rbm.sample_bernoulli: numpy, then the numba kernel
 
     def counter_numpy():
         for a, z in bounds:
@@ -235,8 +234,8 @@ def sampling_costs(n_samples, n_visible, n_hidden, batch_size, rounds, seed):
     def counter_kernel():
         for a, z in bounds:
             m = z - a
-            _fast.sample_from_tanh_(t_h[:m], _draw_key(rng), out_h[:m])
-            _fast.sample_from_tanh_(t_v[:m], _draw_key(rng), out_v[:m])
+            _fast.sample_(p_h[:m], _draw_key(rng), out_h[:m])
+            _fast.sample_(p_v[:m], _draw_key(rng), out_v[:m])
 
     res = _interleaved(
         {
@@ -308,11 +307,15 @@ def breakdown(X, n_hidden, batch_size, rounds, seed):
     - "draws, numpy Generator": float32 uniforms drawn in place and compared
       with probabilities, for h (m x n_hidden) and v (m x n_visible), the way
       the kernel drew them before it had counter-based uniforms;
-    - "draws, counter-based kernel": the same draws by
-      ``rbm._fast.sample_from_tanh_``, which also finishes the sigmoid;
-    - "sigmoids, scipy expit" and "sigmoids, tanh form": P(h|v), P(v|h) and
-      P(h|v') (m x n_hidden, m x n_visible, m x n_hidden) with scipy's expit,
-      or as the kernel starts them: x + bias, halved, then numpy's tanh;
+    - "draws, counter-based kernel": the same draws by ``rbm._fast.sample_``;
+    - "sigmoids, scipy expit", "sigmoids, numpy tanh form" and "sigmoids,
+      compiled kernel": P(h|v), P(v|h) and P(h|v') (m x n_hidden, m x
+      n_visible, m x n_hidden) with scipy's expit; as (1 + tanh(x / 2)) / 2
+      with numpy's tanh (a compiled pass adding the bias and halving, the tanh,
+      and the pass that finishes it: the engine's way until it had its own
+      sigmoid); or with ``rbm._fast.bias_sigmoid_``, which adds the bias and
+      computes the sigmoid in one compiled pass (the engine fuses the visible
+      one into the draw as well);
     - "pseudo-likelihood, flip trick": ``rbm._fast.flip_log_sigma``, which
       reuses v W + c and flips one random unit per row;
     - "pseudo-likelihood, two free energies": the article's way, a flipped copy
@@ -331,7 +334,6 @@ def breakdown(X, n_hidden, batch_size, rounds, seed):
     pre_h = (rng.standard_normal((mx, n_hidden)) * 3).astype(np.float32)
     pre_v = (rng.standard_normal((mx, n_visible)) * 3).astype(np.float32)
     ph, pv = expit(pre_h), expit(pre_v)
-    th, tv = np.tanh(pre_h / 2), np.tanh(pre_v / 2)
     out_h, out_v = np.empty_like(ph), np.empty_like(pv)
     u_h, u_v = np.empty_like(ph), np.empty_like(pv)
     both, tail = (np.empty((2 * mx, n_hidden), np.float32) for _ in range(2))
@@ -350,8 +352,8 @@ def breakdown(X, n_hidden, batch_size, rounds, seed):
     def draws_kernel():
         for a, z in bounds:
             m = z - a
-            _fast.sample_from_tanh_(th[:m], _draw_key(rng), out_h[:m])
-            _fast.sample_from_tanh_(tv[:m], _draw_key(rng), out_v[:m])
+            _fast.sample_(ph[:m], _draw_key(rng), out_h[:m])
+            _fast.sample_(pv[:m], _draw_key(rng), out_v[:m])
 
     def sig_expit():
         for a, z in bounds:
@@ -360,12 +362,20 @@ def breakdown(X, n_hidden, batch_size, rounds, seed):
             expit(pre_v[:m], out=out_v[:m])
             expit(pre_h[:m], out=out_h[:m])
 
-    def sig_tanh():  # the kernel adds the bias in place on fresh products; a copy here
+    def sig_tanh():  # (x + bias) / 2, then numpy's tanh; (1 + t) / 2 rode on the next pass
+        for a, z in bounds:
+            m = z - a
+            for pre, out, bias in ((pre_h, out_h, c), (pre_v, out_v, b), (pre_h, out_h, c)):
+                np.add(pre[:m], bias, out=out[:m])
+                out[:m] *= np.float32(0.5)
+                np.tanh(out[:m], out=out[:m])
+
+    def sig_kernel():  # the engine adds the bias in place on fresh products; a copy here
         for a, z in bounds:
             m = z - a
             for pre, out, bias in ((pre_h, out_h, c), (pre_v, out_v, b), (pre_h, out_h, c)):
                 np.copyto(out[:m], pre[:m])
-                np.tanh(_fast.add_and_halve_(out[:m], bias, out[:m]), out=out[:m])
+                _fast.bias_sigmoid_(out[:m], bias)
 
     def pl_flip():
         for a, z in bounds:
@@ -390,7 +400,8 @@ def breakdown(X, n_hidden, batch_size, rounds, seed):
             "draws, numpy Generator": draws_generator,
             "draws, counter-based kernel": draws_kernel,
             "sigmoids, scipy expit": sig_expit,
-            "sigmoids, tanh form": sig_tanh,
+            "sigmoids, numpy tanh form": sig_tanh,
+            "sigmoids, compiled kernel": sig_kernel,
             "pseudo-likelihood, flip trick": pl_flip,
             "pseudo-likelihood, two free energies": pl_two_free_energies,
         },

@@ -18,6 +18,12 @@ Parts (``--parts``, all by default):
   same number of epochs on thresholded MNIST, for the three implementations.
 - ``ablation``: the effect of each optimisation, one at a time (see
   :mod:`benchmarks.ablation`).
+- ``threads``: ``rbm.RBM`` and the floor with 1 and 2 BLAS threads
+  (``RBM_THREADS``), 784-64 and 784-500, on 20,000 images.
+
+``machine.cpu_choices`` records what numpy, numba and OpenBLAS chose to run
+(``/work/shared/tools/as-other-cpu avx2`` makes an AVX-512 machine run as an
+AVX2 one; numba also needs ``NUMBA_CPU_FEATURES`` for that).
 
 Everything runs under ``threadpoolctl.threadpool_limits(--blas-threads)``
 (1 by default, see the ablation for why). The results go to
@@ -53,7 +59,7 @@ from rbm.datasets import load_mnist  # noqa: E402
 from rbm.io import atomic_write_json  # noqa: E402
 
 SEED = 2026
-PARTS = ("timing", "quality", "ablation")
+PARTS = ("timing", "quality", "ablation", "threads")
 IMPLEMENTATIONS = ("floor", "baseline", "sklearn", "rbm")
 LABELS = {
     "floor": "matmul floor (float32)",
@@ -69,6 +75,49 @@ NOTE = (
 
 
 # ----------------------------------------------------------------------------- helpers
+
+#: The environment variables that choose CPU code paths (``as-other-cpu`` sets them).
+CPU_CHOICES = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "NPY_DISABLE_CPU_FEATURES",
+    "NUMBA_CPU_NAME",
+    "NUMBA_CPU_FEATURES",
+    "RBM_THREADS",
+)
+
+
+def cpu_choices() -> dict:
+    """What each library chose to run: numpy's SIMD extensions, numba's target, BLAS kernels."""
+    out = {"avx512_on_host": None}
+    try:
+        out["avx512_on_host"] = "avx512f" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        pass
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+
+        # numpy 2.x dispatches by group: X86_V3 is AVX2 + FMA, X86_V4 AVX-512
+        out["numpy_avx2"] = bool(features.get("X86_V3", features.get("AVX2")))
+        out["numpy_avx512"] = bool(features.get("X86_V4", features.get("AVX512_SKX")))
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import llvmlite.binding as ll
+        from numba.core import config as numba_config
+
+        # NUMBA_CPU_NAME alone keeps the host's features (AVX-512 included):
+        # only NUMBA_CPU_FEATURES takes them away
+        out["numba_cpu_name"] = numba_config.CPU_NAME or ll.get_host_cpu_name()
+        feats = numba_config.CPU_FEATURES or ll.get_host_cpu_features().flatten()
+        out["numba_avx2"] = "+avx2" in feats
+        out["numba_avx512"] = "+avx512f" in feats
+    except ImportError:  # pragma: no cover
+        pass
+    out["blas_architectures"] = sorted(
+        {str(i.get("architecture")) for i in threadpool_info() if i.get("user_api") == "blas"}
+    )
+    return out
 
 
 def machine_description() -> dict:
@@ -113,7 +162,8 @@ def machine_description() -> dict:
         "scipy": scipy.__version__,
         "scikit_learn": sklearn.__version__,
         "threadpools": blas,
-        "env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
+        "env": {k: os.environ.get(k) for k in CPU_CHOICES},
+        "cpu_choices": cpu_choices(),
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
 
@@ -289,6 +339,67 @@ def run_timing(X, quick, log):
             else "not run: OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE are set; the timings use "
             "the kernel named in machine.threadpools"
         ),
+    }
+
+
+# ----------------------------------------------------------------------------- threads
+
+
+def run_threads(X, quick, log, counts=(1, 2)):
+    """rbm.RBM and the floor with 1 and 2 BLAS threads, 784-64 and 784-500, interleaved.
+
+    rbm.RBM trains with ``$RBM_THREADS`` BLAS threads (``rbm._fast.training_threads``);
+    the floor runs under ``threadpool_limits``. Both are set inside the timed calls,
+    so one process measures every count in the same rounds.
+    """
+    from rbm import _fast
+
+    rounds = 1 if quick else 5
+    configs = []
+    for n_hidden, batch_size in ((64, 64), (500, 100)):
+        fns = {}
+        for n in counts:
+
+            def fit(n=n, n_hidden=n_hidden, batch_size=batch_size):
+                saved = os.environ.get(_fast.THREADS_ENV)
+                os.environ[_fast.THREADS_ENV] = str(n)
+                try:
+                    rbm_epoch(X, n_hidden, batch_size, SEED)
+                finally:
+                    if saved is None:
+                        del os.environ[_fast.THREADS_ENV]
+                    else:
+                        os.environ[_fast.THREADS_ENV] = saved
+
+            def floor(n=n, n_hidden=n_hidden, batch_size=batch_size):
+                with threadpool_limits(limits=n, user_api="blas"):
+                    floor_epoch(X, n_hidden, batch_size, SEED)
+
+            fns[f"rbm, {n} threads"] = fit
+            fns[f"floor, {n} threads"] = floor
+        log(f"threads 784-{n_hidden}, batch {batch_size}: {rounds} rounds")
+        res = ablation._interleaved(fns, rounds)
+        configs.append(
+            {
+                "name": f"784-{n_hidden}, batch {batch_size}",
+                "n_hidden": n_hidden,
+                "batch_size": batch_size,
+                "results": {
+                    str(n): {
+                        "rbm_median_s": res[f"rbm, {n} threads"]["median_s"],
+                        "floor_median_s": res[f"floor, {n} threads"]["median_s"],
+                        "rbm_times_s": res[f"rbm, {n} threads"]["times_s"],
+                        "floor_times_s": res[f"floor, {n} threads"]["times_s"],
+                    }
+                    for n in counts
+                },
+            }
+        )
+    return {
+        "n_samples": len(X),
+        "rounds": rounds,
+        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "configs": configs,
     }
 
 
@@ -474,6 +585,15 @@ def main(argv=None) -> int:
                 "\nexact test log-likelihood (784-16): "
                 + ", ".join(f"{k} {v['mean_test_log_likelihood']:.2f}" for k, v in q.items())
             )
+        if "threads" in args.parts:
+            X, _ = load_mnist("all")
+            X = np.ascontiguousarray(X[: 2000 if args.quick else 20000])
+            data["threads"] = run_threads(X, args.quick, log)
+            data["threads"]["created_utc"] = _now()
+            for cfg in data["threads"]["configs"]:
+                print(f"\nBLAS threads, {cfg['name']}: rbm.RBM / floor (median s)")
+                for n, r in cfg["results"].items():
+                    print(f"  {n}: {r['rbm_median_s']:7.3f} / {r['floor_median_s']:7.3f}")
         if "ablation" in args.parts:
             data["ablation"] = ablation.run(args.quick, SEED, args.blas_threads, log)
             data["ablation"]["created_utc"] = _now()

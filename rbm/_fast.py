@@ -8,7 +8,7 @@ and makes the same random draws and the same updates, up to float rounding;
 - everything stays in the parameters' dtype (float32 by default), including
   the uniform numbers behind every Bernoulli draw;
 - every intermediate lives in a buffer allocated once per epoch, and every
-  step writes into it (``np.matmul(..., out=)``, ``tanh(x, out=x)``);
+  step writes into it (``np.matmul(..., out=)`` and the kernels below);
 - the positive and negative statistics are stacked, so that the weight
   gradient is one matrix product ``[v; v_neg]^T [P(h|v)/m; -P(h|v_neg)/n]``
   and the bias gradients are two matrix-vector products;
@@ -25,16 +25,24 @@ pseudo-likelihood.
 
 The kernels. Sampling a batch of visible units the plain numpy way takes five
 passes over it, and the uniforms cost more than all the arithmetic: numpy's
-generator spends about 2 ns on each. :func:`sample_from_tanh_` does it in one
-pass: it finishes the sigmoid, draws each uniform inline from the
-counter-based generator of :mod:`rbm._random` (SplitMix64: uniform ``i`` of a
-call is a hash of the call's key and ``i``, a few integer instructions that
-vectorise), and compares; :func:`sample_reconstruction_` also adds up the
-reconstruction error and copies the data where the gradient wants them, on
-the same pass. :func:`add_and_halve_` and
-:func:`flip_log_sigma` fuse the small passes around the hidden sigmoid and the
-pseudo-likelihood, which otherwise cost more in numpy's per-call overhead
-than in arithmetic.
+generator spends about 2 ns on each. :func:`sample_visible_` does it in two:
+:func:`bias_sigmoid_` adds the bias and computes the sigmoid, then
+:func:`sample_` draws each uniform inline from the counter-based generator of
+:mod:`rbm._random` (SplitMix64: uniform ``i`` of a call is a hash of the
+call's key and ``i``, a few integer instructions that vectorise), compares,
+and with CD-k also adds up the reconstruction error and copies the data where
+the gradient wants them. :func:`flip_log_sigma` computes the pseudo-likelihood
+in one pass, which in numpy would take a dozen calls that cost more in
+per-call overhead than in arithmetic.
+
+The float32 sigmoid (:func:`sigmoid32`) is plain arithmetic: exp(-|x|) by
+Cephes' polynomial with the power of two built from its bits, then
+1 / (1 + e) or e / (1 + e). So it vectorises on any SIMD unit (AVX2, AVX-512,
+NEON) without a vector math library, agrees with :func:`scipy.special.expit`
+to float32 rounding (``tests/unit/test_kernels.py``), and rounds exactly as
+its numpy twin does. (numpy's float32 ``tanh``, which the engine used before,
+is vectorised with AVX-512 but cost half the matrix products on AVX2.)
+float64 keeps :func:`scipy.special.expit`.
 
 Because uniform ``i`` depends on nothing but the key and ``i``, a kernel and
 the numpy code of :mod:`rbm.sampling` make the *same* draws from the same
@@ -48,9 +56,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import time
 
 import numpy as np
+from scipy.special import expit
 
 from ._random import _GAMMA, _MIX1, _MIX2, _draw_key, _uniforms, _units_from_key
 from .training import MIN_PL_PER_UNIT, batch_slices, params_ok
@@ -69,14 +79,17 @@ __all__ = [
     "HAVE_NUMBA",
     "Model",
     "Update",
-    "add_and_halve_",
+    "bias_sigmoid_",
+    "blas_threads",
     "flip_log_sigma",
     "numpy_twins",
-    "sample_from_tanh_",
-    "sample_reconstruction_",
+    "sample_",
+    "sample_visible_",
     "scale_rows_",
+    "sigmoid32",
     "single_threaded_blas",
     "train_epoch",
+    "training_threads",
 ]
 
 HAVE_NUMBA = numba is not None
@@ -107,64 +120,78 @@ def _inlined(fn):
 # ----------------------------------------------------------------------------- public
 
 
-def sample_from_tanh_(t, key, out):
-    """Bernoulli draws with p = (1 + t) / 2 into ``out``: 1 where u < p, else 0.
+def bias_sigmoid_(x, bias, out=None):
+    """out = sigma(x + bias) (bias broadcast over rows); x itself becomes x + bias.
 
-    ``t`` holds tanh(x / 2), so that p = sigma(x); it is left unchanged. The
-    uniforms u are those of ``rbm._random._uniforms(key, t.shape, t.dtype)``,
+    Without ``out``, x itself becomes sigma(x + bias). float32 runs the
+    vectorised sigmoid of :func:`sigmoid32` (one compiled pass); float64 adds
+    in numpy and calls :func:`scipy.special.expit`, as :func:`rbm.sigmoid` does.
+    """
+    if x.dtype != np.float32:
+        x += bias
+        if out is None:
+            return expit(x, out=x)
+        return expit(x, out=out)
+    if out is None:
+        _active["bias_sigmoid_inplace"](x, bias)
+        return x
+    _active["bias_sigmoid"](x, bias, out)
+    return out
+
+
+def sample_(p, key, out):
+    """Bernoulli draws with probabilities ``p`` into ``out``: 1 where u < p, else 0.
+
+    The uniforms u are those of ``rbm._random._uniforms(key, p.shape, p.dtype)``,
     so this draws what ``rbm.sample_bernoulli`` draws from a generator whose
     next raw output is ``key``.
 
     Parameters
     ----------
-    t, out : ndarray, shape (n, m), C-contiguous, same float dtype
+    p, out : ndarray, shape (n, m), C-contiguous, same float dtype
     key : numpy.uint64
     """
-    single = t.dtype == np.float32
-    _active["sample_from_tanh"](t, key, out, t, False, single, out, False)
+    single = p.dtype == np.float32
+    _active["sample"](p, key, out, p, False, single, out, False)
 
 
-def sample_reconstruction_(t, key, out, data, data_copy):
-    """:func:`sample_from_tanh_`, and on the same pass the reconstruction error and a copy.
+def sample_visible_(x, bias, key, out, data=None, data_copy=None):
+    """Draw v ~ P(v | h) from the products ``x = h W^T``; ``x`` becomes P(v | h).
 
-    With ``t`` from P(v | h) and ``h`` drawn from P(h | v) of ``data``, p is the
-    reconstruction of ``data``. The pass that draws from p reads ``data``
-    anyway, so it also returns sum((p - data)^2) and copies ``data`` into
-    ``data_copy`` (where the gradient's stacked products want it).
-
-    Parameters
-    ----------
-    t, out, data, data_copy : ndarray, shape (n, m), C-contiguous, same float dtype
-    key : numpy.uint64
+    Two passes: p = sigma(x + bias) in place (:func:`bias_sigmoid_`), then the
+    draw u < p with the uniforms of :func:`sample_` and, with ``data``, the
+    reconstruction error sum((p - data)^2) and a copy of ``data`` into
+    ``data_copy`` (where the gradient's stacked products want it). (One fused
+    pass was measured slower: the float32 sigmoid and the 64-bit integer hash
+    vectorise at different widths.)
 
     Returns
     -------
-    float : the sum of squared errors.
+    float : the sum of squared errors (0.0 without ``data``).
     """
-    single = t.dtype == np.float32
-    return float(_active["sample_from_tanh"](t, key, out, data, True, single, data_copy, True))
+    with_error = data is not None
+    ref = data if with_error else x
+    ref_copy = data_copy if with_error else out
+    p = bias_sigmoid_(x, bias)
+    single = x.dtype == np.float32
+    return float(_active["sample"](p, key, out, ref, with_error, single, ref_copy, with_error))
 
 
-def add_and_halve_(x, bias, half=None):
-    """x += bias (broadcast over rows), then half = x / 2: the argument of tanh(x / 2).
+def sigmoid32(x):
+    """sigma(x) for a float32 array, by the compiled kernels' formula (a numpy evaluation).
 
-    Without ``half``, x itself becomes (x + bias) / 2, in one pass (a separate
-    kernel: with ``half`` the same array as x, numba could not vectorise).
+    exp(-|x|) from a Cephes-style polynomial (range reduction by powers of 2,
+    degree-7 polynomial on |r| <= ln(2) / 2), then 1 / (1 + e) or e / (1 + e):
+    no overflow, within a few float32 roundings of the exact sigmoid, and the
+    same bits as the kernels compute (``tests/unit/test_kernels.py``).
     """
-    if half is None:
-        _active["halve_sum"](x, bias)
-        return x
-    _active["add_and_halve"](x, bias, half)
-    return half
+    return _sigmoid32_numpy(np.asarray(x, dtype=np.float32))
 
 
-def scale_rows_(t, weights):
-    """t = weights[:, None] * (1 + t) / 2, in one pass.
-
-    It turns tanh(x / 2) into each row's weight times sigma(x).
-    """
-    _active["scale_rows"](t, weights)
-    return t
+def scale_rows_(p, weights):
+    """p = weights[:, None] * p, in one pass: each row's weight times its probabilities."""
+    _active["scale_rows"](p, weights)
+    return p
 
 
 def flip_log_sigma(v, pre, key, W, b, both, tail, cols):
@@ -178,29 +205,90 @@ def flip_log_sigma(v, pre, key, W, b, both, tail, cols):
 
         F(v~) - F(v) = sum_j [softplus(pre_j) - softplus(pre_j + d W_ij)] - d b_i.
 
-    One pass writes the arguments [pre ; pre + d W_cols] into ``both`` and
-    -|x| into ``tail``; numpy's vectorised exp and log1p turn ``tail`` into
-    log(1 + e^-|x|) in place; a last pass adds max(x, 0) and sums.
-    ``both`` and ``tail`` are work space of shape (2 m, n_hidden), ``cols`` of (m,).
+    One compiled pass does it all (float32): the softplus is max(x, 0) +
+    log1p(exp(-|x|)), never overflowing, with exp from :func:`sigmoid32`'s
+    polynomial and log1p from its atanh series, arithmetic that vectorises on
+    any CPU. float64 uses numpy's ``logaddexp`` (the twin). ``cols`` (m,)
+    receives the flipped units; ``both`` and ``tail`` are unused (kept for callers).
     """
     m = len(v)
-    both, tail, cols = both[: 2 * m], tail[: 2 * m], cols[:m]
-    _active["flip_arguments"](v, pre, key, W, both, tail, cols)
-    np.exp(tail, out=tail)
-    np.log1p(tail, out=tail)  # softplus(x) = max(x, 0) + log1p(exp(-|x|)), never overflows
-    return float(_active["flip_finish"](v, cols, b, both, tail))
+    cols = cols[:m]
+    if v.dtype != np.float32:
+        return float(_flip_log_sigma_numpy(v, pre, key, W, b, cols))
+    return float(_active["flip_log_sigma"](v, pre, key, W, b, cols))
 
 
 # ----------------------------------------------------------------------------- kernels
 
+# The float32 sigmoid. exp(-a), a = |x| <= 87 (so that 2^-n stays a normal number),
+# is Cephes' expf: n = round(a / ln 2), q = n ln 2 - a in two parts (the first exact),
+# e^q by a degree-7 polynomial on |q| <= ln(2) / 2, times 2^-n built from its bits.
+# Every step is float32 arithmetic written out in a fixed order, with no fused
+# multiply-adds, so numba's vectorised loop and numpy's array code round alike.
+_F32 = np.float32
+_LOG2E = _F32(1.44269504088896341)
+_LN2_HI = _F32(0.693359375)
+_LN2_LO = _F32(-2.12194440e-4)
+_EXP_P0, _EXP_P1, _EXP_P2 = _F32(1.9875691500e-4), _F32(1.3981999507e-3), _F32(8.3334519073e-3)
+_EXP_P3, _EXP_P4, _EXP_P5 = _F32(4.1665795894e-2), _F32(1.6666665459e-1), _F32(5.0000001201e-1)
+_MAX_ABS = _F32(87.0)
+_LOG1P_C = tuple(_F32(1.0 / (2 * i + 1)) for i in range(8))  # 1, 1/3, ..., 1/15
+_ONE, _HALF, _ZERO = _F32(1.0), _F32(0.5), _F32(0.0)
+
+if HAVE_NUMBA:
+    from llvmlite import ir as _ir
+    from numba.core import types as _types
+    from numba.extending import intrinsic as _intrinsic
+
+    @_intrinsic
+    def _float32_from_bits(typingctx, bits):
+        """The float32 with the bit pattern of the int32 ``bits`` (``.view(np.float32)``)."""
+        sig = _types.float32(_types.int32)
+
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], _ir.FloatType())
+
+        return sig, codegen
+
+else:  # pragma: no cover
+
+    def _float32_from_bits(bits):
+        return np.array(bits, np.int32).view(np.float32)[()]
+
 
 @_inlined
-def _splitmix64_at(key, i):
-    """Output i + 1 of SplitMix64 from seed ``key``: element i of ``_splitmix64(key, n)``."""
-    z = key + (i + np.uint64(1)) * _GAMMA
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return z ^ (z >> np.uint64(31))
+def _exp_minus_abs32(x):
+    """exp(-|x|) in float32 arithmetic (Cephes' expf), |x| clamped to 87."""
+    a = min(abs(x), _MAX_ABS)
+    k = np.int32(a * _LOG2E + _HALF)  # round(a / ln 2): a >= 0, so truncation floors
+    n = np.float32(k)
+    q = (n * _LN2_HI - a) + n * _LN2_LO
+    y = ((((_EXP_P0 * q + _EXP_P1) * q + _EXP_P2) * q + _EXP_P3) * q + _EXP_P4) * q + _EXP_P5
+    y = (y * (q * q) + q) + _ONE
+    return y * _float32_from_bits(np.int32((127 - k) << 23))  # e^-a = e^q 2^-n
+
+
+@_inlined
+def _sigmoid32_scalar(x):
+    e = _exp_minus_abs32(x)
+    num = _ONE if x >= _ZERO else e
+    return num / (_ONE + e)
+
+
+@_inlined
+def _softplus32_scalar(x):
+    """softplus(x) = max(x, 0) + log1p(e), e = exp(-|x|) in (0, 1], in float32 arithmetic.
+
+    log1p(e) = 2 atanh(s), s = e / (2 + e) <= 1/3: its series to s^15 is within
+    1.4e-9 relatively (the next term, s^16 / 17 <= 9^-8 / 17).
+    """
+    e = _exp_minus_abs32(x)
+    s = e / (_F32(2.0) + e)
+    s2 = s * s
+    series = _LOG1P_C[7]
+    for i in range(6, -1, -1):
+        series = series * s2 + _LOG1P_C[i]
+    return max(x, _ZERO) + _F32(2.0) * s * series
 
 
 @_inlined
@@ -216,20 +304,28 @@ def _below(key, i, p, single):
     return np.float64(np.int64(z >> np.uint64(11))) < p * 2.0**53
 
 
-# The error sum may be reordered, so that it vectorises; the draws are exact.
+@_inlined
+def _splitmix64_at(key, i):
+    """Output i + 1 of SplitMix64 from seed ``key``: element i of ``_splitmix64(key, n)``."""
+    z = key + (i + np.uint64(1)) * _GAMMA
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+# The draws from probabilities. The error sum may be reordered, so that it
+# vectorises; the draws are exact.
 @_compiled(fastmath={"reassoc", "contract", "nsz"})
-def _sample_from_tanh_kernel(t, key, out, ref, with_error, single, ref_copy, copy):
-    m, n = t.shape
+def _sample_kernel(p, key, out, ref, with_error, single, ref_copy, copy):
+    m, n = p.shape
     total = 0.0
     for r in range(m):
         base = np.uint64(r * n)
         row = 0.0
         for j in range(n):
-            # float32 constants keep the arithmetic in t's dtype, as numpy does
-            p = t[r, j] * np.float32(0.5) + np.float32(0.5)
-            out[r, j] = 1.0 if _below(key, base + np.uint64(j), p, single) else 0.0
+            out[r, j] = 1.0 if _below(key, base + np.uint64(j), p[r, j], single) else 0.0
             if with_error:
-                d = p - ref[r, j]
+                d = p[r, j] - ref[r, j]
                 row += d * d
             if copy:
                 ref_copy[r, j] = ref[r, j]
@@ -237,66 +333,51 @@ def _sample_from_tanh_kernel(t, key, out, ref, with_error, single, ref_copy, cop
     return total
 
 
-@_compiled()
-def _add_and_halve_kernel(x, bias, half):
+@_compiled(error_model="numpy")
+def _bias_sigmoid_kernel(x, bias, out):
     m, n = x.shape
     for r in range(m):
         for j in range(n):
             y = x[r, j] + bias[j]
             x[r, j] = y
-            half[r, j] = y * np.float32(0.5)
+            out[r, j] = _sigmoid32_scalar(y)
 
 
-@_compiled()
-def _scale_rows_kernel(t, weights):
-    m, n = t.shape
-    for r in range(m):
-        w = weights[r]
-        for j in range(n):
-            t[r, j] = w * (np.float32(0.5) + np.float32(0.5) * t[r, j])
-
-
-@_compiled()
-def _halve_sum_kernel(x, bias):
+@_compiled(error_model="numpy")
+def _bias_sigmoid_inplace_kernel(x, bias):
     m, n = x.shape
     for r in range(m):
         for j in range(n):
-            x[r, j] = (x[r, j] + bias[j]) * np.float32(0.5)
+            x[r, j] = _sigmoid32_scalar(x[r, j] + bias[j])
 
 
 @_compiled()
-def _flip_arguments_kernel(v, pre, key, W, both, tail, cols):
+def _scale_rows_kernel(p, weights):
+    m, n = p.shape
+    for r in range(m):
+        w = weights[r]
+        for j in range(n):
+            p[r, j] = w * p[r, j]
+
+
+# The sums may be reordered (they need not match the twin's bits: the tests compare
+# the pseudo-likelihood to rounding), so that they vectorise.
+@_compiled(fastmath={"reassoc", "contract", "nsz"}, error_model="numpy")
+def _flip_log_sigma_kernel(v, pre, key, W, b, cols):
     m, n = pre.shape
     n_units = np.uint64(W.shape[0])
+    total = 0.0
     for r in range(m):
         # rbm._random._units_from_key: Lemire's multiply-shift of z's top 32 bits
         col = ((_splitmix64_at(key, np.uint64(r)) >> np.uint64(32)) * n_units) >> np.uint64(32)
         cols[r] = col
         d = np.float32(1.0) - np.float32(2.0) * v[r, col]
+        diff = np.float32(0.0)
         for j in range(n):
             x = pre[r, j]
-            y = x + d * W[col, j]  # as numpy rounds it: the product, then the sum
-            both[r, j] = x
-            both[m + r, j] = y
-            tail[r, j] = -abs(x)
-            tail[m + r, j] = -abs(y)
-
-
-@_compiled(fastmath={"reassoc", "contract", "nsz"})
-def _flip_finish_kernel(v, cols, b, both, tail):
-    m = len(v)
-    n = both.shape[1]
-    total = 0.0
-    for r in range(m):
-        col = cols[r]
-        d = 1.0 - 2.0 * v[r, col]
-        kept = 0.0
-        flipped = 0.0
-        for j in range(n):
-            kept += max(both[r, j], np.float32(0.0)) + tail[r, j]
-            flipped += max(both[m + r, j], np.float32(0.0)) + tail[m + r, j]
-        delta = kept - flipped - d * b[col]  # F(v~) - F(v)
-        # log sigma(delta) = -softplus(-delta), 64 scalars: libm is fine here
+            diff += _softplus32_scalar(x) - _softplus32_scalar(x + d * W[col, j])
+        delta = np.float64(diff) - np.float64(d * b[col])  # F(v~) - F(v)
+        # log sigma(delta) = -softplus(-delta), one scalar per row: libm is fine here
         total -= max(-delta, 0.0) + np.log1p(np.exp(-abs(delta)))
     return total
 
@@ -304,72 +385,65 @@ def _flip_finish_kernel(v, cols, b, both, tail):
 # ----------------------------------------------------------------------------- numpy twins
 
 
-def _sample_from_tanh_numpy(t, key, out, ref, with_error, single, ref_copy, copy):
+def _sigmoid32_numpy(x):
+    a = np.minimum(np.abs(x), _MAX_ABS)
+    k = (a * _LOG2E + _HALF).astype(np.int32)
+    n = k.astype(np.float32)
+    q = (n * _LN2_HI - a) + n * _LN2_LO
+    y = ((((_EXP_P0 * q + _EXP_P1) * q + _EXP_P2) * q + _EXP_P3) * q + _EXP_P4) * q + _EXP_P5
+    y = (y * (q * q) + q) + _ONE
+    e = y * ((np.int32(127) - k) << np.int32(23)).view(np.float32)
+    return np.where(x >= _ZERO, _ONE, e) / (_ONE + e)
+
+
+def _sample_numpy(p, key, out, ref, with_error, single, ref_copy, copy):
     if copy:
         np.copyto(ref_copy, ref)
-    p = t * 0.5
-    p += 0.5
-    np.less(_uniforms(key, t.shape, t.dtype), p, out=out, casting="unsafe")
+    np.less(_uniforms(key, p.shape, p.dtype), p, out=out, casting="unsafe")
     if not with_error:
         return 0.0
-    p -= ref
-    flat = p.reshape(-1)
-    return float(np.dot(flat, flat))
+    d = (p - ref).reshape(-1)
+    return float(np.dot(d, d))
 
 
-def _add_and_halve_numpy(x, bias, half):
+def _bias_sigmoid_numpy(x, bias, out):
     x += bias
-    np.multiply(x, 0.5, out=half)
+    out[...] = _sigmoid32_numpy(x)
 
 
-def _scale_rows_numpy(t, weights):
-    t *= 0.5
-    t += 0.5
-    t *= weights[:, None]
+def _bias_sigmoid_inplace_numpy(x, bias):
+    x[...] = _sigmoid32_numpy(x + bias)
 
 
-def _halve_sum_numpy(x, bias):
-    x += bias
-    x *= 0.5
+def _scale_rows_numpy(p, weights):
+    p *= weights[:, None]
 
 
-def _flip_arguments_numpy(v, pre, key, W, both, tail, cols):
+def _flip_log_sigma_numpy(v, pre, key, W, b, cols):
     m = len(v)
     cols[:] = _units_from_key(key, W.shape[0], m)
     d = 1 - 2 * v[np.arange(m), cols]
-    both[:m] = pre
-    np.multiply(W[cols], d[:, None], out=both[m:])
-    both[m:] += pre
-    np.abs(both, out=tail)
-    np.negative(tail, out=tail)
-
-
-def _flip_finish_numpy(v, cols, b, both, tail):
-    m = len(v)
-    d = 1 - 2 * v[np.arange(m), cols]
-    sp = np.maximum(both, 0) + tail
-    delta = sp[:m].sum(axis=1, dtype=np.float64) - sp[m:].sum(axis=1, dtype=np.float64)
-    delta -= d * b[cols]
+    flipped = pre + d[:, None] * W[cols]
+    kept_sp = np.logaddexp(0, pre).sum(axis=1, dtype=np.float64)
+    delta = kept_sp - np.logaddexp(0, flipped).sum(axis=1, dtype=np.float64) - d * b[cols]
     return -float(np.logaddexp(0, -delta).sum())  # log sigma(x) = -softplus(-x)
 
 
 # ----------------------------------------------------------------------------- dispatch
 
 _NUMPY_TWINS = {
-    "sample_from_tanh": _sample_from_tanh_numpy,
-    "add_and_halve": _add_and_halve_numpy,
-    "halve_sum": _halve_sum_numpy,
+    "sample": _sample_numpy,
+    "bias_sigmoid": _bias_sigmoid_numpy,
+    "bias_sigmoid_inplace": _bias_sigmoid_inplace_numpy,
     "scale_rows": _scale_rows_numpy,
-    "flip_arguments": _flip_arguments_numpy,
-    "flip_finish": _flip_finish_numpy,
+    "flip_log_sigma": _flip_log_sigma_numpy,
 }
 _COMPILED = {
-    "sample_from_tanh": _sample_from_tanh_kernel,
-    "add_and_halve": _add_and_halve_kernel,
-    "halve_sum": _halve_sum_kernel,
+    "sample": _sample_kernel,
+    "bias_sigmoid": _bias_sigmoid_kernel,
+    "bias_sigmoid_inplace": _bias_sigmoid_inplace_kernel,
     "scale_rows": _scale_rows_kernel,
-    "flip_arguments": _flip_arguments_kernel,
-    "flip_finish": _flip_finish_kernel,
+    "flip_log_sigma": _flip_log_sigma_kernel,
 }
 #: The kernels the public functions above call: compiled, or the twins without numba.
 _active = dict(_COMPILED if HAVE_NUMBA else _NUMPY_TWINS)
@@ -394,17 +468,48 @@ def numpy_twins():
 # ----------------------------------------------------------------------------- the engine
 
 
-def single_threaded_blas():
-    """Run BLAS on one thread inside the block (when threadpoolctl is installed).
+#: The environment variable that sets how many BLAS threads training uses.
+THREADS_ENV = "RBM_THREADS"
 
-    A mini-batch's products are small (64 x 784 x 64 is 3 MFLOP): a second BLAS
-    thread saves little on an idle machine, and on a busy one its
-    synchronisation made an epoch many times slower (measured: 20x on 2 shared
-    cores). Limiting threads does not change the results.
+
+def training_threads():
+    """How many BLAS threads :class:`rbm.RBM` trains with: ``$RBM_THREADS``, else 1.
+
+    One thread is the default because it was the fastest in every measurement
+    on the 2-core development machine (chapter 14): a mini-batch's products are
+    small (64 x 784 x 64 is 3 MFLOP), the work between them runs on one core,
+    and on a busy machine a second thread that waits for a core made an epoch
+    many times slower. On an idle machine with more cores, larger models
+    (hundreds of hidden units, batches of hundreds) can gain from more:
+    ``RBM_THREADS=4 python train.py``, or ``os.environ["RBM_THREADS"] = "4"``
+    before ``fit`` (it is read at every epoch). A value that is not an
+    integer >= 1 raises ``ValueError``. Threads do not change the results.
     """
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return 1
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"{THREADS_ENV} must be an integer >= 1, got {value!r}")
+    return n
+
+
+def blas_threads(n):
+    """Run BLAS on ``n`` threads inside the block (when threadpoolctl is installed)."""
     if threadpool_limits is None:  # pragma: no cover
         return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+    return threadpool_limits(n, user_api="blas")
+
+
+def single_threaded_blas():
+    """Run BLAS on one thread inside the block: :func:`blas_threads` (1).
+
+    For the many small products outside training (transform, scoring).
+    """
+    return blas_threads(1)
 
 
 @dataclasses.dataclass
@@ -436,11 +541,12 @@ class _Buffers:
         rows = max_batch + n_chains
         n = max(max_batch, n_chains)
         self.V = np.zeros((rows, n_visible), dtype)  # [v ; v_neg]
-        self.PH = np.zeros((rows, n_hidden), dtype)  # tanh, then [lr P(h|v)/m ; -lr P(h|v_neg)/n]
+        # P(h|v), then [lr P(h|v)/m ; -lr P(h|v_neg)/n]
+        self.PH = np.zeros((rows, n_hidden), dtype)
         self.pre = np.zeros((max_batch, n_hidden), dtype)  # v W + c of the data
         self.h = np.zeros((n, n_hidden), dtype)  # sampled hidden states
-        self.t = np.zeros((n, n_visible), dtype)  # tanh((h W^T + b) / 2)
-        self.th_chain = np.zeros((n_chains, n_hidden), dtype)
+        self.t = np.zeros((n, n_visible), dtype)  # h W^T, then work space
+        self.ph_chain = np.zeros((n_chains, n_hidden), dtype)
         self.ones = np.ones(rows, dtype)
         self.weights = np.zeros(rows, dtype)
         self._weights_for = None
@@ -460,42 +566,38 @@ class _Buffers:
         return self.weights[: m + n_neg]
 
 
-def _half_tanh(x, weights, bias, out):
-    """out = tanh((x weights + bias) / 2), from which the conditional is (1 + out) / 2.
+def _conditional(x, weights, bias, out):
+    """out = sigma(x weights + bias): ``_conditional(v, W, c, out)`` is P(h | v).
 
-    ``_half_tanh(v, W, c, out)`` gives P(h | v), ``_half_tanh(h, W.T, b, out)``
-    P(v | h). The sigmoid through tanh never overflows, and numpy's float32
-    ``tanh`` is vectorised: several times faster than
-    :func:`scipy.special.expit`, which it matches to 1e-7. The kernels finish
-    the sigmoid where they read it.
+    The sigmoid is :func:`bias_sigmoid_`'s, in the pass that adds the bias.
     """
     np.matmul(x, weights, out=out)
-    return np.tanh(add_and_halve_(out, bias), out=out)
+    return bias_sigmoid_(out, bias)
 
 
-def _negative_phase(th_start, model, k, buf, v_out, th_out, rng, data=None, data_copy=None):
-    """k Gibbs steps from the hidden side: ``th_start`` = tanh(P(h|v)'s pre-activation / 2).
+def _negative_phase(ph_start, model, k, buf, v_out, ph_out, rng, data=None, data_copy=None):
+    """k Gibbs steps from the hidden side: ``ph_start`` = P(h | v) of the chain's start.
 
-    Writes the last sampled visible state into ``v_out`` and its tanh form into
-    ``th_out``. Draws, for each step, a key for h then a key for v, as
+    Writes the last sampled visible state into ``v_out`` and P(h | v_out) into
+    ``ph_out``. Draws, for each step, a key for h then a key for v, as
     :func:`rbm.gibbs` does. With ``data`` (the data the chain started from,
     CD-k), the first step is a reconstruction: returns its squared error and
-    copies ``data`` into ``data_copy`` (:func:`sample_reconstruction_`); else
+    copies ``data`` into ``data_copy`` (:func:`sample_visible_`); else
     returns 0.0.
     """
     W, b, c = model.W, model.b, model.c
-    n = len(th_start)
+    n = len(ph_start)
     h, t = buf.h[:n], buf.t[:n]
-    th = th_start
+    ph = ph_start
     sq_err = 0.0
     for step in range(k):
-        sample_from_tanh_(th, _draw_key(rng), h)
-        _half_tanh(h, W.T, b, t)
+        sample_(ph, _draw_key(rng), h)
+        np.matmul(h, W.T, out=t)  # P(v | h) = sigma(t + b) is finished where it is drawn
         if step == 0 and data is not None:
-            sq_err = sample_reconstruction_(t, _draw_key(rng), v_out, data, data_copy)
+            sq_err = sample_visible_(t, b, _draw_key(rng), v_out, data, data_copy)
         else:
-            sample_from_tanh_(t, _draw_key(rng), v_out)
-        th = _half_tanh(v_out, W, c, th_out)
+            sample_visible_(t, b, _draw_key(rng), v_out)
+        ph = _conditional(v_out, W, c, ph_out)
     return sq_err
 
 
@@ -511,30 +613,28 @@ def _train_batch(v, model, update, buf, rng):
     V = buf.V[: m + n_neg]
     PH = buf.PH[: m + n_neg]
     v_pos, v_neg = V[:m], V[m:]
-    th_pos, th_neg = PH[:m], PH[m:]
+    ph_pos, ph_neg = PH[:m], PH[m:]
     pre = buf.pre[:m]
 
     # positive phase: pre = v W + c is kept for the pseudo-likelihood
     np.matmul(v, W, out=pre)
-    np.tanh(add_and_halve_(pre, c, th_pos), out=th_pos)
+    bias_sigmoid_(pre, c, ph_pos)
 
     # negative phase, and the reconstruction error of P(v | h), h ~ P(h | v) of the data.
     # CD-k: the chain's first step is that reconstruction, and the pass that
     # reads v for it also copies v into the stacked V of the gradient
     if chain is None:
         sq_err = _negative_phase(
-            th_pos, model, update.k, buf, v_neg, th_neg, rng, data=v, data_copy=v_pos
+            ph_pos, model, update.k, buf, v_neg, ph_neg, rng, data=v, data_copy=v_pos
         )
     else:
         np.copyto(v_pos, v)
-        th_chain = _half_tanh(chain, W, c, buf.th_chain[:n_neg])
-        _negative_phase(th_chain, model, update.k, buf, v_neg, th_neg, rng)
+        ph_chain = _conditional(chain, W, c, buf.ph_chain[:n_neg])
+        _negative_phase(ph_chain, model, update.k, buf, v_neg, ph_neg, rng)
         np.copyto(chain, v_neg)
         h = buf.h[:m]
-        sample_from_tanh_(th_pos, _draw_key(rng), h)
-        recon = _half_tanh(h, W.T, b, buf.t[:m])
-        recon *= 0.5
-        recon += 0.5  # P(v | h) = (1 + tanh) / 2
+        sample_(ph_pos, _draw_key(rng), h)
+        recon = _conditional(h, W.T, b, buf.t[:m])  # P(v | h)
         recon -= v_pos
         flat = recon.reshape(-1)
         sq_err = float(np.dot(flat, flat))
@@ -546,7 +646,7 @@ def _train_batch(v, model, update, buf, rng):
     # db, dc are two matrix-vector products; the learning rate rides on P(h|v)
     lr = update.learning_rate
     weights = buf.step_weights(m, n_neg, lr)  # [lr/m ... ; -lr/n ...]
-    scale_rows_(PH, weights)  # PH = weights * (1 + tanh) / 2 = weights * P(h | v)
+    scale_rows_(PH, weights)  # PH = weights * P(h | v)
     np.matmul(V.T, PH, out=buf.dW)
     np.matmul(weights, V, out=buf.db)
     np.matmul(buf.ones[: m + n_neg], PH, out=buf.dc)
@@ -602,7 +702,7 @@ def train_epoch(X, model, update, *, batch_size, batch_split, shuffle, rng):
     pl, pl_article, sq_err, n_seen, n_batches = 0.0, 0.0, 0.0, 0, 0
     diverged = False
     # a diverging run is detected below, not by floating-point warnings
-    with np.errstate(all="ignore"), single_threaded_blas():
+    with np.errstate(all="ignore"), blas_threads(training_threads()):
         for a, z in slices:
             v = X[a:z] if order is None else X[order[a:z]]
             log_sigma, err = _train_batch(v, model, update, buf, rng)

@@ -77,7 +77,16 @@ def test_machine_is_described(result):
     machine = data["machine"]
     assert machine["cpu"] and machine["numpy"] and machine["logical_cpus"] >= 1
     assert any(tp["user_api"] == "blas" for tp in machine["threadpools"])
-    assert set(machine["env"]) == {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"}
+    assert set(machine["env"]) == {
+        "OPENBLAS_CORETYPE",
+        "OPENBLAS_L2_SIZE",
+        "NPY_DISABLE_CPU_FEATURES",
+        "NUMBA_CPU_NAME",
+        "NUMBA_CPU_FEATURES",
+        "RBM_THREADS",
+    }
+    choices = machine["cpu_choices"]  # what numpy, numba and OpenBLAS chose to run
+    assert {"numpy_avx512", "numba_avx512", "blas_architectures"} <= set(choices)
     assert "shared" in data["note"]
 
 

@@ -19,6 +19,7 @@ import sys
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.special import expit
 
 import rbm
 from rbm import _fast
@@ -100,67 +101,94 @@ def test_sample_bernoulli_frequencies_at_extreme_probabilities():
 
 
 def _inputs(seed, dtype, shape=(37, 53)):
-    """tanh values, a reference array, a key, and a generator whose next key is that key."""
+    """pre-activations, a reference array, a key, and a generator whose next key is that key."""
     rng = np.random.default_rng(seed)
-    t = np.tanh(rng.normal(0, 2, shape)).astype(dtype)
+    x = rng.normal(0, 4, shape).astype(dtype)
     ref = rng.random(shape).astype(dtype)
     before_key = copy.deepcopy(rng)
-    return t, ref, _draw_key(rng), before_key
+    return x, ref, _draw_key(rng), before_key
+
+
+def test_sigmoid32_is_expit_to_float32_rounding():
+    """The kernels' float32 sigmoid against scipy's expit in float64, and the kernel = twin."""
+    x = np.linspace(-87, 87, 1_000_001, dtype=np.float32)
+    got = _fast.sigmoid32(x)
+    want = expit(x.astype(np.float64))
+    # absolute: a few roundings of numbers below 1 (2^-24 each); float32 expit itself
+    # is off by up to 8.9e-8 here. Relative: the polynomial exp (Cephes: 2 units in the
+    # last place) and one division; 2^-21 leaves room on both.
+    assert np.abs(got - want).max() < 2.0**-23
+    assert (np.abs(got - want) / want).max() < 2.0**-21
+    # float32 expit is itself within 2^-23 of the exact value, so the two within 2^-22
+    assert np.abs(got - expit(x)).max() < 2.0**-22
+    assert got.dtype == np.float32 and np.all(np.diff(got) >= 0)  # monotone
+    extreme = _fast.sigmoid32(np.array([-np.inf, -1e30, 0, 1e30, np.inf], np.float32))
+    assert extreme[0] >= 0 and extreme[0] < 1e-37 and extreme[2] == 0.5 and extreme[-1] == 1
+    compiled = np.empty((1, len(x)), np.float32)
+    _fast.bias_sigmoid_(x[None, :].copy(), np.zeros(len(x), np.float32), compiled)
+    np.testing.assert_array_equal(compiled[0], got)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sample_from_tanh_equals_its_numpy_twin_and_sample_bernoulli(dtype):
-    t, ref, key, before_key = _inputs(0, dtype)
-    out, out_twin = np.empty_like(t), np.empty_like(t)
-    ref_copy, ref_copy_twin = np.empty_like(t), np.empty_like(t)
-    err = _fast.sample_reconstruction_(t, key, out, ref, ref_copy)
+def test_sample_visible_equals_its_numpy_twin_and_sample_bernoulli(dtype):
+    x, ref, key, before_key = _inputs(0, dtype)
+    bias = np.random.default_rng(1).normal(size=x.shape[1]).astype(dtype)
+    out, out_twin = np.empty_like(x), np.empty_like(x)
+    ref_copy, ref_copy_twin = np.empty_like(x), np.empty_like(x)
+    err = _fast.sample_visible_(x.copy(), bias, key, out, ref, ref_copy)
     with _fast.numpy_twins():
-        err_twin = _fast.sample_reconstruction_(t, key, out_twin, ref, ref_copy_twin)
+        err_twin = _fast.sample_visible_(x.copy(), bias, key, out_twin, ref, ref_copy_twin)
     np.testing.assert_array_equal(out, out_twin)
     np.testing.assert_array_equal(ref_copy, ref)
     np.testing.assert_array_equal(ref_copy_twin, ref)
     assert set(np.unique(out)) <= {0.0, 1.0}
     # float32: squares summed in another order, 2e3 terms of size <= 1
     assert err == pytest.approx(err_twin, rel=1e-5 if dtype == np.float32 else 1e-12)
-    # the draws are rbm.sample_bernoulli's, from a generator whose next output is key
-    p = t * dtype(0.5) + dtype(0.5)
+    # the draws are rbm.sample_bernoulli's of the same probabilities, from a
+    # generator whose next output is key
+    p = _fast.sigmoid32(x + bias) if dtype == np.float32 else expit(x + bias)
     np.testing.assert_array_equal(out, rbm.sampling._sample_bernoulli(p, before_key))
-    out_plain = np.empty_like(t)
-    _fast.sample_from_tanh_(t, key, out_plain)  # the same draws without the extras
+    out_plain = np.empty_like(x)
+    _fast.sample_visible_(x.copy(), bias, key, out_plain)  # the same draws without the extras
     np.testing.assert_array_equal(out_plain, out)
+    out_p = np.empty_like(x)
+    _fast.sample_(p, key, out_p)  # and from the probabilities themselves
+    np.testing.assert_array_equal(out_p, out)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_add_and_halve_equals_its_numpy_twin(dtype):
-    t, *_ = _inputs(1, dtype)
-    bias = np.random.default_rng(2).normal(size=t.shape[1]).astype(dtype)
-    x, x_twin = t.copy(), t.copy()
-    half, half_twin = np.empty_like(t), np.empty_like(t)
-    _fast.add_and_halve_(x, bias, half)
+def test_bias_sigmoid_equals_its_numpy_twin(dtype):
+    x0, *_ = _inputs(1, dtype)
+    bias = np.random.default_rng(2).normal(size=x0.shape[1]).astype(dtype)
+    x, x_twin = x0.copy(), x0.copy()
+    p, p_twin = np.empty_like(x0), np.empty_like(x0)
+    _fast.bias_sigmoid_(x, bias, p)
     with _fast.numpy_twins():
-        _fast.add_and_halve_(x_twin, bias, half_twin)
+        _fast.bias_sigmoid_(x_twin, bias, p_twin)
     np.testing.assert_array_equal(x, x_twin)
-    np.testing.assert_array_equal(half, half_twin)
-    np.testing.assert_array_equal(x, t + bias)
-    # in place: x becomes (x + bias) / 2
-    y, y_twin = t.copy(), t.copy()
-    assert _fast.add_and_halve_(y, bias) is y
+    np.testing.assert_array_equal(p, p_twin)
+    np.testing.assert_array_equal(x, x0 + bias)
+    np.testing.assert_allclose(p, expit((x0 + bias).astype(np.float64)), rtol=0, atol=2.0**-23)
+    # in place: x becomes sigma(x + bias)
+    y, y_twin = x0.copy(), x0.copy()
+    assert _fast.bias_sigmoid_(y, bias) is y
     with _fast.numpy_twins():
-        _fast.add_and_halve_(y_twin, bias)
+        _fast.bias_sigmoid_(y_twin, bias)
     np.testing.assert_array_equal(y, y_twin)
-    np.testing.assert_array_equal(y, half)
+    np.testing.assert_array_equal(y, p)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_scale_rows_equals_its_numpy_twin(dtype):
-    t, *_ = _inputs(3, dtype)
-    weights = np.random.default_rng(4).normal(size=len(t)).astype(dtype)
-    got, twin = t.copy(), t.copy()
+    x, *_ = _inputs(3, dtype)
+    p = expit(x)
+    weights = np.random.default_rng(4).normal(size=len(p)).astype(dtype)
+    got, twin = p.copy(), p.copy()
     _fast.scale_rows_(got, weights)
     with _fast.numpy_twins():
         _fast.scale_rows_(twin, weights)
     np.testing.assert_array_equal(got, twin)
-    np.testing.assert_allclose(got, weights[:, None] * (1 + t) / 2, rtol=1e-6)
+    np.testing.assert_array_equal(got, weights[:, None] * p)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -213,7 +241,7 @@ def test_training_with_kernels_equals_training_with_numpy_twins(dtype, options):
 def test_numpy_twins_restores_the_kernels():
     before = dict(_fast._active)
     with pytest.raises(RuntimeError), _fast.numpy_twins():
-        assert _fast._active["sample_from_tanh"] is _fast._sample_from_tanh_numpy
+        assert _fast._active["sample"] is _fast._sample_numpy
         raise RuntimeError
     assert _fast._active == before
 
@@ -236,3 +264,25 @@ np.save({str(tmp_path / "W.npy")!r}, model.W_)
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
     model = rbm.RBM(n_hidden=8, n_epochs=2, batch_size=32, random_state=5).fit(X)
     np.testing.assert_array_equal(np.load(tmp_path / "W.npy"), model.W_)
+
+
+def test_training_threads_reads_the_environment(monkeypatch):
+    monkeypatch.delenv(_fast.THREADS_ENV, raising=False)
+    assert _fast.training_threads() == 1  # the measured default
+    monkeypatch.setenv(_fast.THREADS_ENV, " 4 ")
+    assert _fast.training_threads() == 4
+    for bad in ("0", "-2", "two", "1.5"):
+        monkeypatch.setenv(_fast.THREADS_ENV, bad)
+        with pytest.raises(ValueError, match="RBM_THREADS"):
+            _fast.training_threads()
+
+
+def test_threads_do_not_change_training(monkeypatch):
+    X = (np.random.default_rng(0).random((300, 40)) < 0.3).astype(np.float32)
+    params = dict(n_hidden=12, n_epochs=2, batch_size=32, random_state=3)
+    monkeypatch.setenv(_fast.THREADS_ENV, "1")
+    one = rbm.RBM(**params).fit(X)
+    monkeypatch.setenv(_fast.THREADS_ENV, "2")
+    two = rbm.RBM(**params).fit(X)
+    # 40 x 12 products: BLAS splits them, if at all, along rows, not within a sum
+    np.testing.assert_allclose(two.W_, one.W_, rtol=0, atol=1e-6)
