@@ -41,7 +41,8 @@ Cephes' polynomial with the power of two built from its bits, then
 NEON) without a vector math library, agrees with :func:`scipy.special.expit`
 to float32 rounding (``tests/unit/test_kernels.py``), and rounds exactly as
 its numpy twin does. (numpy's float32 ``tanh``, which the engine used before,
-is vectorised with AVX-512 but cost half the matrix products on AVX2.)
+is vectorised with AVX2 and AVX-512, but at half the width on AVX2 it cost a
+large share of the matrix products there.)
 float64 keeps :func:`scipy.special.expit`.
 
 Because uniform ``i`` depends on nothing but the key and ``i``, a kernel and
