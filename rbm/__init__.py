@@ -21,7 +21,9 @@ its functions from here.
 Package-private (no input checks; used across the package):
 
 - :mod:`rbm._random`: the counter-based random numbers (SplitMix64 keys, uniforms, unit indices);
-- :mod:`rbm._fast`: the fast engine behind :class:`RBM` and its compiled kernels;
+- :mod:`rbm._fast`: the fast engine behind :class:`RBM` and its compiled kernels
+  (dense or scipy.sparse input, one dense mini-batch at a time);
+- :mod:`rbm._sparse`: sparse input made dense where a whole array is returned;
 - :mod:`rbm._validation`: the input checks of the public functions.
 """
 

@@ -61,6 +61,7 @@ import os
 import time
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import expit
 
 from ._random import _GAMMA, _MIX1, _MIX2, _draw_key, _uniforms, _units_from_key
@@ -672,11 +673,13 @@ def train_epoch(X, model, update, *, batch_size, batch_split, shuffle, rng):
     """One pass over ``X``, updating ``model``'s arrays in place.
 
     What :func:`rbm.training.train_epoch` computes with ``monitor=True``, for
-    checked arrays of one float dtype.
+    checked arrays of one float dtype. A scipy.sparse ``X`` (CSR) is made dense
+    one mini-batch at a time: the same batches, draws and updates as on
+    ``X.toarray()``, without a dense copy of the data set.
 
     Parameters
     ----------
-    X : ndarray, shape (n_samples, n_visible)
+    X : ndarray or scipy.sparse matrix, shape (n_samples, n_visible)
     model : Model
     update : Update
     batch_size : int
@@ -693,7 +696,9 @@ def train_epoch(X, model, update, *, batch_size, batch_split, shuffle, rng):
         parameters as they were then; the caller restores its copy.
     """
     start = time.perf_counter()
-    X = np.ascontiguousarray(X)  # rows as contiguous slices (no copy when they already are)
+    sparse = sp.issparse(X)
+    if not sparse:
+        X = np.ascontiguousarray(X)  # rows as contiguous slices (no copy when they already are)
     n_samples, n_visible = X.shape
     slices = batch_slices(n_samples, batch_size, batch_split)
     max_batch = max(b_ - a for a, b_ in slices)
@@ -706,6 +711,8 @@ def train_epoch(X, model, update, *, batch_size, batch_split, shuffle, rng):
     with np.errstate(all="ignore"), blas_threads(training_threads()):
         for a, z in slices:
             v = X[a:z] if order is None else X[order[a:z]]
+            if sparse:
+                v = v.toarray()
             log_sigma, err = _train_batch(v, model, update, buf, rng)
             m = z - a
             pl += n_visible * log_sigma / m

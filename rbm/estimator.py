@@ -17,7 +17,6 @@ import os
 import sys
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -293,8 +292,7 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             momentum=float(self.momentum),
             weight_decay=float(self.weight_decay),
         )
-        run = _sparse.train_epoch if sp.issparse(X) else _fast.train_epoch
-        stats = run(
+        stats = _fast.train_epoch(
             X,
             model,
             update,
