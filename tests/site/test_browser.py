@@ -224,6 +224,9 @@ def _screenshot(page, out: Path) -> tuple[list[tuple[str, dict]], Path]:
     """
     height = page.evaluate("document.documentElement.scrollHeight")
     page.set_viewport_size({"width": VIEWPORT["width"], "height": min(height, MAX_SHOT_HEIGHT)})
+    # the shot is of the viewport: start it at the top of a page taller than the cap,
+    # or the page coordinates of the boxes below point at other pixels
+    page.evaluate("window.scrollTo(0, 0)")
     page.wait_for_timeout(100)
     boxes = page.eval_on_selector_all(
         ".bd-article .cell_output img",
