@@ -336,7 +336,6 @@ def breakdown(X, n_hidden, batch_size, rounds, seed):
     ph, pv = expit(pre_h), expit(pre_v)
     out_h, out_v = np.empty_like(ph), np.empty_like(pv)
     u_h, u_v = np.empty_like(ph), np.empty_like(pv)
-    both, tail = (np.empty((2 * mx, n_hidden), np.float32) for _ in range(2))
     cols = np.empty(mx, np.intp)
 
     def products():
@@ -379,7 +378,7 @@ def breakdown(X, n_hidden, batch_size, rounds, seed):
 
     def pl_flip():
         for a, z in bounds:
-            _fast.flip_log_sigma(X[a:z], pre_h[: z - a], _draw_key(rng), W, b, both, tail, cols)
+            _fast.flip_log_sigma(X[a:z], pre_h[: z - a], _draw_key(rng), W, b, cols)
 
     def pl_two_free_energies():
         for a, z in bounds:

@@ -196,7 +196,7 @@ def scale_rows_(p, weights):
     return p
 
 
-def flip_log_sigma(v, pre, key, W, b, both, tail, cols):
+def flip_log_sigma(v, pre, key, W, b, cols):
     """Sum over rows r of log sigma(F(v~) - F(v)), v~ = v with one random unit flipped.
 
     The flipped units are ``rbm._random._units_from_key(key, ...)``, the
@@ -211,7 +211,7 @@ def flip_log_sigma(v, pre, key, W, b, both, tail, cols):
     log1p(exp(-|x|)), never overflowing, with exp from :func:`sigmoid32`'s
     polynomial and log1p from its atanh series, arithmetic that vectorises on
     any CPU. float64 uses numpy's ``logaddexp`` (the twin). ``cols`` (m,)
-    receives the flipped units; ``both`` and ``tail`` are unused (kept for callers).
+    receives the flipped units.
     """
     m = len(v)
     cols = cols[:m]
@@ -555,8 +555,6 @@ class _Buffers:
         self.dW = np.zeros((n_visible, n_hidden), dtype)
         self.db = np.zeros(n_visible, dtype)
         self.dc = np.zeros(n_hidden, dtype)
-        self.flip = np.zeros((2 * max_batch, n_hidden), dtype)  # pseudo-likelihood work space
-        self.tail = np.zeros((2 * max_batch, n_hidden), dtype)
         self.cols = np.zeros(max_batch, np.intp)  # the unit each row flips
 
     def step_weights(self, m, n_neg, learning_rate):
@@ -642,7 +640,7 @@ def _train_batch(v, model, update, buf, rng):
         sq_err = float(np.dot(flat, flat))
 
     # the pseudo-likelihood, with the parameters before the update (this reuses pre)
-    log_sigma = flip_log_sigma(v, pre, _draw_key(rng), W, b, buf.flip, buf.tail, buf.cols)
+    log_sigma = flip_log_sigma(v, pre, _draw_key(rng), W, b, buf.cols)
 
     # step = learning_rate * gradient, stacked so that dW is one product and
     # db, dc are two matrix-vector products; the learning rate rides on P(h|v)

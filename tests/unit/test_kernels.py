@@ -200,12 +200,11 @@ def test_flip_log_sigma_equals_its_twin_and_rbm_pseudo_likelihood(dtype):
     b = rng.normal(0, 1, n_visible).astype(dtype)
     c = rng.normal(0, 1, n_hidden).astype(dtype)
     pre = v @ W + c
-    work = [np.empty((2 * m, n_hidden), dtype) for _ in range(2)]
     cols, cols_twin = np.empty(m, np.intp), np.empty(m, np.intp)
     key = _draw_key(np.random.default_rng(777))
-    got = _fast.flip_log_sigma(v, pre, key, W, b, *work, cols)
+    got = _fast.flip_log_sigma(v, pre, key, W, b, cols)
     with _fast.numpy_twins():
-        twin = _fast.flip_log_sigma(v, pre, key, W, b, *work, cols_twin)
+        twin = _fast.flip_log_sigma(v, pre, key, W, b, cols_twin)
     np.testing.assert_array_equal(cols, cols_twin)
     np.testing.assert_array_equal(cols, _random_units(np.random.default_rng(777), n_visible, m))
     want = rbm.pseudo_likelihood(v, W, b, c, rng=np.random.default_rng(777)).sum() / n_visible
