@@ -42,7 +42,7 @@ def test_evaluation_proxies_quick(tmp_path):
 def test_evaluation_large_quick(tmp_path):
     metrics = _run("evaluation_large.py", tmp_path)
     assert metrics["protocol"]["quick"] is True
-    assert set(metrics["models"]) == {"article64", "cd1_500"}
+    assert set(metrics["models"]) == {"article64", "pcd16"}
     for name, m in metrics["models"].items():
         assert math.isfinite(m["ais"]["log_z"])
         assert len(m["ais"]["log_weights"]) == m["ais"]["n_chains"]
