@@ -291,6 +291,9 @@ def train_centered(
     init="xavier",
     visible_bias_init="zeros",
     shuffle=True,
+    params=None,
+    chains=None,
+    offsets_first=False,
     random_state=None,
     callback=None,
 ):
@@ -309,6 +312,15 @@ def train_centered(
     With ``centered=False`` the offsets are fixed at zero and this is ordinary
     CD-k / PCD-k with the same initialisation and batches, for comparisons.
 
+    With ``offsets_first=True`` the order within a mini-batch is that of PyDeep
+    (Melchior 2017, ``trainer.CD._train`` with ``use_centered_gradient=False``):
+    the offsets move first (the same targets, the biases re-parametrised with
+    the weights before the step), and the gradient is then centred on the
+    *moved* offsets. The samples are the same either way, since moving the
+    offsets leaves the distribution unchanged; only the offsets that centre
+    the gradient differ, by a fraction ``offset_rate`` of their distance to
+    the batch means.
+
     Parameters
     ----------
     X : array_like, shape (n_samples, n_visible)
@@ -320,6 +332,16 @@ def train_centered(
         (:func:`rbm.training.init_params`), converted to centred form, so both
         variants start from the same distribution.
     centered : bool, default True
+    params : (W, b, c), optional
+        Initial *centred* parameters, with respect to the initial offsets,
+        instead of :func:`rbm.training.init_params`'s model; copied. With
+        ``centered=True`` the two variants then start from different
+        distributions (PyDeep's protocol: the same ``(W, b, c)`` for both).
+    chains : ndarray, shape (n_chains, n_visible), optional
+        Initial persistent chains (copied) instead of ``batch_size``
+        Bernoulli(1/2) states; ``persistent=True`` only.
+    offsets_first : bool, default False
+        Move the offsets before the gradient instead of after the step (see above).
     offset_rate : float in [0, 1], default 0.01
         Sliding factor :math:`\nu` of the offsets.
     callback : callable, optional
@@ -342,29 +364,46 @@ def train_centered(
     if not float(learning_rate) > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
     nu = _check_rate(offset_rate, "offset_rate") if centered else 0.0
+    if chains is not None and not persistent:
+        raise ValueError("chains needs persistent=True")
     rng = as_rng(random_state)
     dtype = X.dtype
-    W, b_o, c_o = init_params(X, n_hidden, init, visible_bias_init, rng)
+    if params is None:
+        W, b_o, c_o = init_params(X, n_hidden, init, visible_bias_init, rng)
+    else:
+        W, _, _ = check_params(*params)
+        if W.shape != (X.shape[1], n_hidden):
+            raise ValueError(
+                f"params must have W of shape (n_visible, n_hidden) = "
+                f"({X.shape[1]}, {n_hidden}), got {W.shape}"
+            )
+    if chains is not None:
+        chains = check_visible(chains, W, name="chains")
     if centered:
         mu = X.mean(axis=0).astype(dtype)
         lam = np.full(n_hidden, 0.5, dtype=dtype)
     else:
         mu = np.zeros(X.shape[1], dtype=dtype)
         lam = np.zeros(n_hidden, dtype=dtype)
+    if params is None:  # the ordinary initial model, in centred form
+        params = (W, b_o + W @ lam, c_o + W.T @ mu)
     offsets = {"mu": mu, "lam": lam}
     targets = {}
 
     def gradient(v, chain, W, b, c, k, rng):
-        mu, lam = offsets["mu"], offsets["lam"]
-        start = v if chain is None else chain
-        grads, v_neg = _centered_step(v, start, W, b, c, mu, lam, k, rng)
         if nu > 0:  # the offsets' targets: this batch's data means, before the step
             targets["mu"] = v.mean(axis=0)
-            targets["lam"] = _h_given_v(v, W, c - W.T @ mu).mean(axis=0)
+            targets["lam"] = _h_given_v(v, W, c - W.T @ offsets["mu"]).mean(axis=0)
+            if offsets_first:
+                b[...], c[...], offsets["mu"], offsets["lam"] = _update_offsets(
+                    W, b, c, offsets["mu"], offsets["lam"], targets["mu"], targets["lam"], nu, nu
+                )
+        start = v if chain is None else chain
+        grads, v_neg = _centered_step(v, start, W, b, c, offsets["mu"], offsets["lam"], k, rng)
         return grads, (None if chain is None else v_neg)
 
     def move_offsets(step, W, b, c):
-        if nu > 0:
+        if nu > 0 and not offsets_first:
             b[...], c[...], offsets["mu"], offsets["lam"] = _update_offsets(
                 W, b, c, offsets["mu"], offsets["lam"], targets["mu"], targets["lam"], nu, nu
             )
@@ -390,7 +429,8 @@ def train_centered(
         learning_rate=learning_rate,
         batch_size=batch_size,
         shuffle=shuffle,
-        params=(W, b_o + W @ lam, c_o + W.T @ mu),
+        params=params,
+        chains=chains,
         gradient=gradient,
         on_update=move_offsets,
         callback=monitor,

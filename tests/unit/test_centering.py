@@ -194,6 +194,52 @@ def test_train_centered_climbs_the_exact_likelihood():
         assert ll[-1] > independent + 1.0
 
 
+def _one_centred_batch(X, W, b, c, chain, eta, nu, offsets_first, rng):
+    """One PCD-1 batch of a centred RBM written out from the formulas; ordinary form."""
+    mu, lam = X.mean(axis=0), np.full(W.shape[1], 0.5)
+    new_mu = X.mean(axis=0)
+    new_lam = rbm.h_given_v(X, *to_ordinary(W, b, c, mu, lam)[::2]).mean(axis=0)
+
+    def move(W, b, c, mu, lam):  # PyDeep's BipartiteGraph.update_offsets
+        b = b + nu * W @ (new_lam - lam)
+        c = c + nu * W.T @ (new_mu - mu)
+        return b, c, (1 - nu) * mu + nu * new_mu, (1 - nu) * lam + nu * new_lam
+
+    if offsets_first:
+        b, c, mu, lam = move(W, b, c, mu, lam)
+    (dW, db, dc), _ = centered_gradient(X, W, b, c, mu, lam, k=1, rng=rng, chain=chain)
+    W, b, c = W + eta * dW, b + eta * db, c + eta * dc
+    if not offsets_first:
+        b, c, mu, lam = move(W, b, c, mu, lam)
+    return to_ordinary(W, b, c, mu, lam)
+
+
+@pytest.mark.parametrize("offsets_first", [False, True])
+def test_train_centered_from_given_params_and_chains(offsets_first):
+    rng = np.random.default_rng(3)
+    X = (rng.random((20, 6)) < 0.3).astype(float)
+    W, b, c = rng.normal(0, 1, (6, 4)), rng.normal(0, 1, 6), rng.normal(0, 1, 4)
+    chain = (rng.random((20, 6)) < 0.5).astype(float)
+    kwargs = dict(n_hidden=4, batch_size=20, learning_rate=0.1, offset_rate=0.2, shuffle=False)
+    # no epoch: the given parameters are centred on the initial offsets (mean of X, 0.5)
+    got = train_centered(X, n_epochs=0, params=(W, b, c), chains=chain, **kwargs)[:3]
+    for x, y in zip(got, to_ordinary(W, b, c, X.mean(axis=0), np.full(4, 0.5)), strict=True):
+        np.testing.assert_allclose(x, y, atol=1e-12)
+    # one batch: train_centered makes the same step as the formulas, in either order
+    got = train_centered(
+        X, n_epochs=1, params=(W, b, c), chains=chain, offsets_first=offsets_first,
+        random_state=np.random.default_rng(7), **kwargs,
+    )[:3]  # fmt: skip
+    want = _one_centred_batch(X, W, b, c, chain, 0.1, 0.2, offsets_first, np.random.default_rng(7))
+    for x, y in zip(got, want, strict=True):
+        np.testing.assert_allclose(x, y, atol=1e-12)
+    # the two orders differ (by the offsets that centre the gradient)
+    other = _one_centred_batch(
+        X, W, b, c, chain, 0.1, 0.2, not offsets_first, np.random.default_rng(7)
+    )
+    assert np.abs(got[0] - other[0]).max() > 1e-4
+
+
 def test_validation():
     W, b, c, mu, lam = tiny_centred()
     v = np.zeros((2, 6))
@@ -211,3 +257,7 @@ def test_validation():
         train_centered(v, n_hidden=2, n_epochs=1, init="bogus")
     with pytest.raises(ValueError, match="X must hold values in"):
         train_centered(v + 3, n_hidden=2, n_epochs=1)
+    with pytest.raises(ValueError, match="chains needs persistent=True"):
+        train_centered(v, n_hidden=2, n_epochs=1, persistent=False, chains=v)
+    with pytest.raises(ValueError, match="params must have W of shape"):
+        train_centered(v, n_hidden=2, n_epochs=1, params=(W, b, c))

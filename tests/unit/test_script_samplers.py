@@ -20,24 +20,33 @@ def _run(script, out):
 
 def test_samplers_centring_quick(tmp_path):
     metrics = _run("samplers_centring.py", tmp_path)
-    assert metrics["protocol"]["quick"] is True
+    protocol = metrics["protocol"]
+    assert protocol["quick"] is True and protocol["shuffle"] is False
     assert set(metrics["runs"]) == {"ordinary", "centred"}
+    assert metrics["assembled"].startswith("all seeds from one run")
     X_test, _ = rbm.datasets.load_mnist("test", binarize="threshold")
-    X_test = X_test[: metrics["protocol"]["n_test"]]
-    for name, run in metrics["runs"].items():
-        n = metrics["protocol"]["n_epochs"]
-        for key in ("epoch", "train_ll", "test_ll", "log_z", "reconstruction_error"):
-            assert len(run[key]) == n, key
-        # a log-likelihood of 784 binary pixels lies in (-784 log 2, 0)
-        assert all(-784 * np.log(2) < x < 0 for x in run["test_ll"])
-        # the saved weights reproduce the recorded final numbers exactly (up to float32 storage)
+    X_test = X_test[: protocol["n_test"]]
+    for name, runs in metrics["runs"].items():
+        assert [r["seed"] for r in runs] == protocol["seeds"]
+        n = protocol["n_epochs"]
+        for run in runs:
+            assert len(run["reconstruction_error"]) == n
+            # evaluated after the first epoch, every eval_every-th and the last
+            assert run["epoch"][0] == 1 and run["epoch"][-1] == n
+            for key in ("train_ll", "test_ll", "log_z"):
+                assert len(run[key]) == len(run["epoch"]), key
+            # a log-likelihood of 784 binary pixels lies in (-784 log 2, 0)
+            assert all(-784 * np.log(2) < x < 0 for x in run["test_ll"])
+        if name == "ordinary":  # zero offsets: the centred form is the ordinary one
+            assert all(r["final"]["log_z_centred_form"] == r["final"]["log_z"] for r in runs)
+        # the saved weights (first seed) reproduce its final numbers (up to float32 storage)
         with np.load(tmp_path / f"weights_{name}.npz") as f:
             W, b, c = f["W"], f["b"], f["c"]
         assert W.shape == (784, 16) and b.shape == (784,) and c.shape == (16,)
         log_z = rbm.log_partition(W, b, c)
-        assert log_z == pytest.approx(run["log_z"][-1], abs=0.05)
+        assert log_z == pytest.approx(runs[0]["log_z"][-1], abs=0.05)
         ll = rbm.log_likelihood(X_test, W, b, c, log_z=log_z).mean()
-        assert ll == pytest.approx(run["test_ll"][-1], abs=0.05)
+        assert ll == pytest.approx(runs[0]["test_ll"][-1], abs=0.05)
 
 
 def test_samplers_budget_quick(tmp_path):
