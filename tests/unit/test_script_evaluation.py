@@ -25,16 +25,29 @@ def _run(script, out):
 def test_evaluation_proxies_quick(tmp_path):
     metrics = _run("evaluation_proxies.py", tmp_path)
     assert metrics["quick"] is True
-    assert set(metrics["methods"]) == {"CD-1", "CD-10", "PCD-1"}
-    for name, m in metrics["methods"].items():
-        n = len(m["epoch"])
-        assert n == metrics["config"]["n_epochs"]
-        for key in ("train_log_likelihood", "test_log_likelihood", "exact_pl", "stochastic_pl"):
-            assert len(m[key]) == n and all(math.isfinite(x) and x < 0 for x in m[key]), key
-        ais = m["ais"]
-        # 784 -> 16 models after two epochs are easy for AIS: within 0.5 nats of exact
-        assert abs(ais["forward"][0] - ais["exact_log_z"]) < 0.5, name
-        assert ais["forward"][1] <= ais["forward"][0] <= ais["forward"][2]
+    assert list(metrics["runs"]) == [str(s) for s in metrics["seeds"]]
+    assert len(metrics["seeds"]) >= 2
+    for seed, methods in metrics["runs"].items():
+        assert set(methods) == {"CD-1", "CD-10", "PCD-1"}
+        # the three rules start from the same parameters, drawn from one training seed
+        assert len({m["training"]["seed"] for m in methods.values()}) == 1, seed
+        for name, m in methods.items():
+            n = len(m["epoch"])
+            assert n == metrics["config"]["n_epochs"]
+            for key in (
+                "train_log_likelihood",
+                "test_log_likelihood",
+                "exact_pl",
+                "stochastic_pl",
+            ):
+                assert len(m[key]) == n and all(math.isfinite(x) and x < 0 for x in m[key]), key
+            ais = m["ais"]
+            # 784 -> 16 models after two epochs are easy for AIS: within 0.5 nats of exact
+            assert abs(ais["forward"][0] - ais["exact_log_z"]) < 0.5, name
+            assert ais["forward"][1] <= ais["forward"][0] <= ais["forward"][2]
+            for key in ("ess_forward", "ess_forward_short", "ess_reverse"):
+                assert 1 <= ais[key] <= ais["n_chains"] + 1e-9, key
+    for name in ("CD-1", "CD-10", "PCD-1"):
         W = np.load(tmp_path / f"{name.lower().replace('-', '')}.npz")["W"]
         assert W.shape == (784, 16)
 
