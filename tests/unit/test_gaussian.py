@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import json
+import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+from quick_scripts import requires_mnist, run_quick
 from scipy import integrate
 
 import rbm
@@ -221,3 +225,41 @@ def test_training_loop_diverges_cleanly():
     X = np.random.default_rng(15).normal(size=(64, 3))
     *_, history = g.gb_train(X, 2, n_epochs=3, learning_rate=1e300, rng=0)
     assert history["diverged"] and len(history["callback"]) == len(history["epoch"]) - 1
+
+
+@requires_mnist
+def test_gaussian_mnist_script_quick_and_resume(tmp_path):
+    run_quick("scripts/gaussian_mnist.py", tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["quick"] is True
+    rows = metrics["models"]
+    assert {"diagonal Gaussian", "full-covariance Gaussian"} <= set(rows)
+    gb = rows["GB-RBM, 4 hidden units"]
+    assert len(gb["x_nats"]) == len(metrics["config"]["seeds"])
+    # the change of variables: x-space = z-space + the log-Jacobian, for every entry
+    for row in rows.values():
+        for z, x in zip(row["z_nats"], row["x_nats"], strict=True):
+            assert math.isclose(x, z + metrics["log_jacobian"], rel_tol=1e-12)
+    with np.load(tmp_path / "weights.npz") as f:
+        assert f["W_seed0"].shape == (784, 4) and f["scale"].shape == (784,)
+    assert not list(tmp_path.glob("checkpoint_*"))  # removed once a run completes
+
+
+def test_gaussian_mnist_resume_continues_exactly(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "gaussian_mnist", Path(__file__).resolve().parents[2] / "scripts" / "gaussian_mnist.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    Z = np.random.default_rng(16).normal(size=(300, 5))
+    cfg = {"n_hidden": 3, "n_epochs": 3}
+    (tmp_path / "a").mkdir()
+    straight, curve = script.train_gbrbm(Z, Z[:50], 0, cfg, tmp_path / "a", resume=False)
+    (tmp_path / "b").mkdir()
+    script.train_gbrbm(Z, Z[:50], 0, cfg, tmp_path / "b", resume=False, stop_after=2)
+    resumed, curve_b = script.train_gbrbm(Z, Z[:50], 0, cfg, tmp_path / "b", resume=True)
+    for p, q in zip(straight, resumed, strict=True):
+        assert np.array_equal(p, q)  # the same draws and updates, bit for bit
+    assert curve == curve_b
