@@ -1,4 +1,4 @@
-"""Train MNIST-sized RBMs and measure their test log-likelihood with AIS (chapter 10).
+"""Train MNIST-sized RBMs and measure their test log-likelihood with AIS (chapter 11).
 
 Models (full run):
 

@@ -15,7 +15,7 @@ PCD-1 with learned variances, 3 seeds.
 
 Usage::
 
-    python scripts/gaussian_mnist.py                  # about 10 minutes on 2 cores
+    python scripts/gaussian_mnist.py                  # about 5 minutes on an idle core
     python scripts/gaussian_mnist.py --resume         # continue from the checkpoints
     python scripts/gaussian_mnist.py --quick --out /tmp/x
 
@@ -49,7 +49,7 @@ FULL = {
     "n_hidden": 16,
     "n_epochs": 20,
     "seeds": [0, 1, 2],
-    "gmm_components": [16, 64],
+    "gmm_components": [16],
     "gmm_max_iter": 100,
     "n_curve": 1000,
 }
