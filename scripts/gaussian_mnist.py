@@ -15,7 +15,7 @@ PCD-1 with learned variances, 3 seeds.
 
 Usage::
 
-    python scripts/gaussian_mnist.py                  # about 5 minutes on an idle core
+    python scripts/gaussian_mnist.py                  # 23 minutes on the busy 2-core machine
     python scripts/gaussian_mnist.py --resume         # continue from the checkpoints
     python scripts/gaussian_mnist.py --quick --out /tmp/x
 
