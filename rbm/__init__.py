@@ -14,6 +14,9 @@ its functions from here.
 - :mod:`rbm.tempering`: parallel tempering;
 - :mod:`rbm.centering`: centred RBMs and their training;
 - :mod:`rbm.mixture`: a mixture-of-Bernoullis baseline;
+- :mod:`rbm.gaussian`: the Gaussian–Bernoulli RBM (real-valued visible units,
+  learned variances): its energy, conditionals, CD-k/PCD-k, exact log Z and
+  mixture form, AIS, its training loop and :class:`GaussianBernoulliRBM`;
 - :mod:`rbm.datasets`: MNIST, fetched, checked and cached;
 - :mod:`rbm.io`: atomic file writes, saved models, finding result files;
 - :mod:`rbm.plotting`: the image-grid helper and the book's figure style.
@@ -39,6 +42,21 @@ from .evaluation import (
     log_partition,
     pseudo_likelihood,
 )
+from .gaussian import (
+    GaussianBernoulliRBM,
+    gb_ais_log_partition,
+    gb_cd_k,
+    gb_energy,
+    gb_free_energy,
+    gb_gibbs,
+    gb_h_given_v,
+    gb_log_likelihood,
+    gb_log_likelihood_gradient,
+    gb_log_partition,
+    gb_mixture,
+    gb_pcd_k,
+    gb_v_given_h,
+)
 from .mixture import BernoulliMixture
 from .plotting import image_grid, use_book_style
 from .sampling import cd_k, gibbs, pcd_k, sample_bernoulli
@@ -60,6 +78,7 @@ __all__ = [
     "MAX_EXACT_UNITS",
     "RBM",
     "BernoulliMixture",
+    "GaussianBernoulliRBM",
     "NotFittedError",
     "ais_log_partition",
     "cd_k",
@@ -67,6 +86,18 @@ __all__ = [
     "energy",
     "exact_pseudo_likelihood",
     "free_energy",
+    "gb_ais_log_partition",
+    "gb_cd_k",
+    "gb_energy",
+    "gb_free_energy",
+    "gb_gibbs",
+    "gb_h_given_v",
+    "gb_log_likelihood",
+    "gb_log_likelihood_gradient",
+    "gb_log_partition",
+    "gb_mixture",
+    "gb_pcd_k",
+    "gb_v_given_h",
     "gibbs",
     "h_given_v",
     "image_grid",

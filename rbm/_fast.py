@@ -478,7 +478,7 @@ def training_threads():
     """How many BLAS threads :class:`rbm.RBM` trains with: ``$RBM_THREADS``, else 1.
 
     One thread is the default because it was the fastest in every measurement
-    on the 2-core development machine (chapter 14): a mini-batch's products are
+    on the 2-core development machine (chapter 15): a mini-batch's products are
     small (64 x 784 x 64 is 3 MFLOP), the work between them runs on one core,
     and on a busy machine a second thread that waits for a core made an epoch
     many times slower. On an idle machine with more cores, larger models

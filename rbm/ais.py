@@ -54,6 +54,7 @@ __all__ = [
     "base_rate_bias",
     "default_betas",
     "log_likelihood_ais",
+    "mean_weight_bounds",
     "reverse_ais_log_partition",
 ]
 
@@ -232,6 +233,32 @@ def _mean_weight_bounds(log_w, n_sd=3.0):
     log_low = m + float(np.log(low)) if low > 0 else -np.inf
     log_high = m + float(np.log(mean + n_sd * se)) if np.isfinite(se) else np.inf
     return log_mean, log_low, log_high
+
+
+def mean_weight_bounds(log_w, n_sd=3.0):
+    r"""log of the mean importance weight, and of the mean -/+ ``n_sd`` standard errors.
+
+    .. math::
+
+        \log \bar w = \log \frac1M \sum_m e^{\log w_m},
+        \qquad \log\big(\bar w \mp n_\text{sd}\, \mathrm{se}(\bar w)\big),
+
+    computed in log space (shifted by the largest log weight); the low side is
+    ``-inf`` when the mean minus ``n_sd`` standard errors is not positive.
+
+    Parameters
+    ----------
+    log_w : array_like, shape (M,)
+        Log importance weights.
+    n_sd : float, default 3.0
+
+    Returns
+    -------
+    (float, float, float)
+        log mean, log low, log high.
+    """
+    log_w = as_float_array(log_w, "log_w", ndim=1, dtype=np.float64)
+    return _mean_weight_bounds(log_w, float(n_sd))
 
 
 def _prepare(W, b, c, n_chains, betas, base):

@@ -26,7 +26,9 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "find_results",
+    "load_gaussian_rbm",
     "load_rbm",
+    "save_gaussian_rbm",
     "save_rbm",
 ]
 
@@ -250,3 +252,87 @@ def load_rbm(path, param_names):
             "chains": data["state_chain"] if "state_chain" in files else None,
             "velocity": velocity,
         }
+
+
+# ----------------------------------------------------------------------------- Gaussian-Bernoulli
+
+_GB_FORMAT_NAME = "rbm.GaussianBernoulliRBM"
+#: The learned arrays of :class:`rbm.GaussianBernoulliRBM`, in this order.
+GB_ARRAYS = ("W_", "b_", "c_", "log_var_")
+#: The per-epoch lists of its ``history_``.
+GB_HISTORY_KEYS = ("epoch", "reconstruction_error", "time")
+
+
+def save_gaussian_rbm(path, params, W, b, c, log_var, history) -> Path:
+    """Write a fitted Gaussian–Bernoulli RBM to an ``.npz`` file atomically, without pickle.
+
+    Parameters
+    ----------
+    path : str or Path
+    params : dict
+        Hyper-parameters, stored as a JSON string.
+    W, b, c, log_var : ndarrays
+    history : dict of lists
+        The lists named by :data:`GB_HISTORY_KEYS`.
+
+    Returns
+    -------
+    Path
+    """
+    arrays = {
+        "format": np.array(_GB_FORMAT_NAME),
+        "format_version": np.array(FORMAT_VERSION),
+        "params": np.array(json.dumps(params, sort_keys=True)),
+        **dict(zip(GB_ARRAYS, (W, b, c, log_var), strict=True)),
+    }
+    for key in GB_HISTORY_KEYS:
+        arrays[f"history_{key}"] = np.asarray(history[key], dtype=float)
+    return atomic_savez(Path(path), **arrays)
+
+
+def load_gaussian_rbm(path, param_names):
+    """Read a file written by :func:`save_gaussian_rbm`, checking format, keys and shapes.
+
+    Returns
+    -------
+    dict
+        "params", "arrays" (W, b, c, log_var) and "history".
+
+    Raises
+    ------
+    ValueError
+        If the file is not such a file, has another version, lacks a key, or
+        holds arrays of the wrong shape or non-finite values.
+    """
+    path = Path(path)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise ValueError(f"{path} is not a GaussianBernoulliRBM file: {exc}") from exc
+    if not hasattr(data, "files"):
+        raise ValueError(f"{path} is a single .npy array, not a GaussianBernoulliRBM file")
+    with data:
+        files = set(data.files)
+        if "format" not in files or str(data["format"]) != _GB_FORMAT_NAME:
+            raise ValueError(f"{path} is not a file of format {_GB_FORMAT_NAME!r}")
+        if int(data["format_version"]) != FORMAT_VERSION:
+            raise ValueError(f"{path} has format version {int(data['format_version'])}")
+        required = {"params", *GB_ARRAYS} | {f"history_{k}" for k in GB_HISTORY_KEYS}
+        missing = sorted(required - files)
+        if missing:
+            raise ValueError(f"{path} is missing the keys {missing}")
+        params = json.loads(str(data["params"]))
+        if set(params) != set(param_names):
+            raise ValueError(f"{path} has hyper-parameters {sorted(params)}, not {param_names}")
+        W, b, c, log_var = (data[name] for name in GB_ARRAYS)
+        if W.ndim != 2 or W.shape[1] != params.get("n_hidden"):
+            raise ValueError(f"{path}: W_ has shape {W.shape}, not (n_visible, n_hidden)")
+        if b.shape != (W.shape[0],) or c.shape != (W.shape[1],) or log_var.shape != b.shape:
+            raise ValueError(f"{path}: b_, c_ or log_var_ does not match W_ {W.shape}")
+        if not all(np.isfinite(x).all() for x in (W, b, c, log_var)):
+            raise ValueError(f"{path}: the parameters are not finite")
+        history = {k: data[f"history_{k}"].tolist() for k in GB_HISTORY_KEYS}
+        history["epoch"] = [int(e) for e in history["epoch"]]
+        return {"params": params, "arrays": (W, b, c, log_var), "history": history}

@@ -6,7 +6,7 @@ public functions: each mini-batch takes the gradient estimate of
 steps the parameters. Every trainer in the repository runs it: :class:`rbm.RBM`
 (through the fast engine :mod:`rbm._fast`, which makes the same random draws
 and the same updates up to float rounding, and which the tests compare with
-this loop), :func:`rbm.train_centered`, and the scripts behind chapters 9-13.
+this loop), :func:`rbm.train_centered`, and the scripts behind chapters 10-14.
 """
 
 from __future__ import annotations

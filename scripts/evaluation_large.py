@@ -1,4 +1,4 @@
-"""The article's RBM and a small one, with test log-likelihoods by AIS (chapter 10).
+"""The article's RBM and a small one, with test log-likelihoods by AIS (chapter 11).
 
 Models (full run):
 

@@ -1,4 +1,4 @@
-"""Fit mixtures of Bernoullis to binarised MNIST: the exact-likelihood baseline of chapter 10.
+"""Fit mixtures of Bernoullis to binarised MNIST: the exact-likelihood baseline of chapter 11.
 
 The training images are binarised stochastically exactly as in
 ``evaluation_large.py`` (same seed), and the test set is the same 10,000

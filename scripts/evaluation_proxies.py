@@ -1,4 +1,4 @@
-"""Train 784 -> 16 RBMs on binarised MNIST and track the proxies against the truth (chapter 9).
+"""Train 784 -> 16 RBMs on binarised MNIST and track the proxies against the truth (chapter 10).
 
 With 16 hidden units, log Z is an exact sum of 2^16 terms, so the exact
 log-likelihood can be computed after every epoch and set beside what is

@@ -70,8 +70,8 @@ def set_url(new: str, root: Path = ROOT) -> list[Path]:
         raise SystemExit(f"not a GitHub repository URL: {new!r}")
     old = current_url(root)
     changed = []
-    files = [root / "_config.yml", *sorted((root / "book").glob("[0-9][0-9]_*.md"))]
-    files += sorted((root / "book").glob("[0-9][0-9]_*.ipynb"))
+    files = [root / "_config.yml", *sorted((root / "book").glob("[0-9][0-9]*_*.md"))]
+    files += sorted((root / "book").glob("[0-9][0-9]*_*.ipynb"))
     for path in files:
         text = path.read_text(encoding="utf-8")
         if path.name == "_config.yml":

@@ -180,7 +180,7 @@ def test_proofs_end_with_a_mark(site, desktop):
 @pytest.mark.parametrize("path", CHAPTERS or ["<no chapters>"], ids=lambda p: Path(p).stem)
 def test_printed_output_is_one_block_per_cell(site, path):
     """A cell's printed lines in one box, even with glue or display calls between the prints
-    (chapter 10's results table was 8 boxes)."""
+    (chapter 11's results table was 8 boxes)."""
     html = (site / path).read_text(encoding="utf-8")
     for output in html.split('<div class="cell_output docutils container">')[1:]:
         output = output.split('<div class="cell ')[0]
@@ -206,7 +206,7 @@ def test_chapter_10_results_table_shows_every_column_at_1280(site, desktop):
         )
     finally:
         page.close()
-    assert table, "no results table on chapter 10"
+    assert table, "no results table on chapter 11"
     assert table["tables"] == 1, table
     assert table["lastHeader"] == "published", table
     assert table["lastRight"] <= table["boxRight"] + 1, f"the last columns are hidden: {table}"

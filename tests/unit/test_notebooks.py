@@ -11,7 +11,8 @@ import jupytext
 import pytest
 
 BOOK = Path(__file__).resolve().parents[2] / "book"
-CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.md"))
+# Chapters are numbered NN_ (or NNb_ for one inserted after chapter NN).
+CHAPTERS = sorted(BOOK.glob("[0-9][0-9]*_*.md"))
 
 
 def _code_sources(nb):
