@@ -1,9 +1,9 @@
-"""Long CD-k runs of 784-25 and 784-500 RBMs, checkpointed, and their likelihoods (chapter 10).
+"""Long CD-k runs of 784-25 and 784-500 RBMs, checkpointed, and their likelihoods (chapter 11).
 
 The models are the sizes and rules of Salakhutdinov & Murray's (2008) rows:
 CD-1, CD-3 and CD-25 with 25 hidden units (exact log Z) and with 500 (AIS).
 Their paper's training settings could not be checked from here (see
-chapter 10), so the settings below are the book's, taken from Hinton's
+chapter 11), so the settings below are the book's, taken from Hinton's
 practical guide (2010): learning rate 0.05, batch 100, momentum 0.5 for the
 first 5 epochs and 0.9 after, L2 weight decay 2e-4 on W, W ~ N(0, 0.01^2),
 visible biases at the logits of the pixel means, hidden biases 0. CD-25's k
