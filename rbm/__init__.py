@@ -24,7 +24,8 @@ Package-private (no input checks; used across the package):
 
 - :mod:`rbm._random`: the counter-based random numbers (SplitMix64 keys, uniforms, unit indices);
 - :mod:`rbm._fast`: the fast engine behind :class:`RBM` and its compiled kernels
-  (dense or scipy.sparse input, one dense mini-batch at a time);
+  (dense or scipy.sparse input, one dense mini-batch at a time), and the
+  engine of AIS with float32 weights (:func:`rbm._fast.anneal`);
 - :mod:`rbm._sparse`: sparse input made dense where a whole array is returned;
 - :mod:`rbm._validation`: the input checks of the public functions.
 """

@@ -30,6 +30,16 @@ RBMs by Salakhutdinov & Murray (2008), estimates Z for any size:
 The mean of the weights is an unbiased estimate of Z_B / Z_A. Its logarithm is
 therefore biased *low* (Jensen), and when the chains do not mix it can be far
 too low. Reverse AIS (:func:`reverse_ais_log_partition`) errs the other way.
+
+How far to trust a run: :func:`effective_sample_size` and :func:`max_weight_share`
+of its weights (also ``AISResult.ess`` and ``AISResult.max_weight_share``), and
+the spread of log Z over independent runs (:func:`ais_runs_summary`). RAISE
+(:func:`raise_log_likelihood`) anneals backwards from each test vector and
+gives a per-example log-likelihood that is, in expectation, below that of the
+annealing model (Burda, Grosse & Salakhutdinov 2015).
+
+With float32 weights the annealing runs in the compiled engine
+:func:`rbm._fast.anneal`; with float64 weights in the numpy loop :func:`_anneal`.
 """
 
 from __future__ import annotations
