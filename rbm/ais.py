@@ -632,7 +632,11 @@ def raise_log_likelihood(X, W, b, c, betas=None, base=None, n_chains=1, rng=None
     per example is :math:`\log \frac1M \sum_m w^{(m)}` over ``n_chains`` = M
     reverse chains. It is the reverse AIS of
     :func:`reverse_ais_log_partition` started at the test vector after one
-    Gibbs step of the RBM, scored by :math:`-F(\mathbf v)`.
+    Gibbs step of the RBM, scored by :math:`-F(\mathbf v)`. The construction
+    is the paper's; the transitions are this module's (block-Gibbs steps with
+    h summed out, so that the chain lives on v), and the weight above is
+    derived here and tested against p_ann enumerated on small models
+    (``tests/unit/test_ais_diagnostics.py``), not against the authors' code.
 
     What is guaranteed, and what is not:
 
