@@ -388,9 +388,9 @@ def _flip_log_sigma_kernel(v, pre, key, W, b, cols):
 # AIS (rbm.ais): one kernel per half of a Gibbs step. The row sums may be reordered, so
 # that they vectorise; the draws are exact (the twin makes the same).
 _INV_FACT = tuple(1.0 / math.factorial(n) for n in range(13))
-_AIS_CHUNK = 256  # hidden units per product of ratios: each ratio lies in (1/2, 2)
+_AIS_CHUNK = 256  # hidden units per product of ratios q, each in [1/2, 1]
 #: |delta| up to which expm1(-delta) is its Taylor series to delta^12, within
-#: 0.5^13 / 13! < 2e-14 (relative: 4e-14 of |expm1|); see :func:`anneal`.
+#: 0.5^13 / 13! < 2e-14 (relative: 5e-14 of |expm1|); see :func:`anneal`.
 AIS_SERIES_MAX = 0.5
 
 
@@ -883,10 +883,9 @@ def anneal(v, betas, W, b, c, base, rng):
       their q (>= 2^-256, no underflow). The sigmoid is float32
       (:func:`sigmoid32`): it multiplies the small expm1, so its rounding
       changes each term by about 1e-7 of the term itself, never by 1e-7 in
-      absolute value. expm1 is its Taylor
-      series to delta^12 when every |delta| <= AIS_SERIES_MAX (bounded with
-      |x_j| <= sum_i |W_ij| + |c_j|), which vectorises, and ``math.expm1``
-      otherwise (coarse schedules);
+      absolute value. expm1 is its Taylor series to delta^12 when every
+      |delta| <= AIS_SERIES_MAX (bounded with |x_j| <= sum_i |W_ij| + |c_j|),
+      which vectorises, and ``math.expm1`` otherwise (coarse schedules);
     - the visible term (beta - beta') v . (b - b_A) is computed once per step
       (its dot product serves the next step's weight).
 
