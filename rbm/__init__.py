@@ -10,7 +10,9 @@ its functions from here.
 - :mod:`rbm.estimator`: :class:`RBM`, the scikit-learn-style estimator, which
   runs that loop through the fast engine;
 - :mod:`rbm.evaluation`: exact log Z, log-likelihood and its gradient, pseudo-likelihood;
-- :mod:`rbm.ais`: annealed importance sampling of log Z (forward and reverse);
+- :mod:`rbm.ais`: annealed importance sampling of log Z (forward and reverse), its
+  diagnostics (effective sample size, largest weight share) and RAISE, a
+  conservative per-example log p(v) by reverse annealing from the data;
 - :mod:`rbm.tempering`: parallel tempering;
 - :mod:`rbm.centering`: centred RBMs and their training;
 - :mod:`rbm.mixture`: a mixture-of-Bernoullis baseline;
@@ -25,12 +27,21 @@ Package-private (no input checks; used across the package):
 
 - :mod:`rbm._random`: the counter-based random numbers (SplitMix64 keys, uniforms, unit indices);
 - :mod:`rbm._fast`: the fast engine behind :class:`RBM` and its compiled kernels
-  (dense or scipy.sparse input, one dense mini-batch at a time);
+  (dense or scipy.sparse input, one dense mini-batch at a time), and the
+  engine of AIS with float32 weights (:func:`rbm._fast.anneal`);
 - :mod:`rbm._sparse`: sparse input made dense where a whole array is returned;
 - :mod:`rbm._validation`: the input checks of the public functions.
 """
 
-from .ais import ais_log_partition, log_likelihood_ais, reverse_ais_log_partition
+from .ais import (
+    ais_log_partition,
+    ais_runs_summary,
+    effective_sample_size,
+    log_likelihood_ais,
+    max_weight_share,
+    raise_log_likelihood,
+    reverse_ais_log_partition,
+)
 from .centering import centered_gradient, train_centered
 from .core import energy, free_energy, h_given_v, sigmoid, softplus, v_given_h
 from .estimator import RBM, NotFittedError
@@ -81,8 +92,10 @@ __all__ = [
     "GaussianBernoulliRBM",
     "NotFittedError",
     "ais_log_partition",
+    "ais_runs_summary",
     "cd_k",
     "centered_gradient",
+    "effective_sample_size",
     "energy",
     "exact_pseudo_likelihood",
     "free_energy",
@@ -105,10 +118,12 @@ __all__ = [
     "log_likelihood_ais",
     "log_likelihood_gradient",
     "log_partition",
+    "max_weight_share",
     "pcd_k",
     "pseudo_likelihood",
     "pt_gradient",
     "pt_step",
+    "raise_log_likelihood",
     "reverse_ais_log_partition",
     "sample_bernoulli",
     "sigmoid",

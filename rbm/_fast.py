@@ -81,6 +81,7 @@ __all__ = [
     "HAVE_NUMBA",
     "Model",
     "Update",
+    "anneal",
     "bias_sigmoid_",
     "blas_threads",
     "flip_log_sigma",
@@ -384,6 +385,95 @@ def _flip_log_sigma_kernel(v, pre, key, W, b, cols):
     return total
 
 
+# AIS (rbm.ais): one kernel per half of a Gibbs step. The row sums may be reordered, so
+# that they vectorise; the draws are exact (the twin makes the same).
+_INV_FACT = tuple(1.0 / math.factorial(n) for n in range(13))
+_AIS_CHUNK = 256  # hidden units per product of ratios q, each in [1/2, 1]
+#: |delta| up to which expm1(-delta) is its Taylor series to delta^12, within
+#: 0.5^13 / 13! < 2e-14 (relative: 5e-14 of |expm1|); see :func:`anneal`.
+AIS_SERIES_MAX = 0.5
+
+
+@_inlined
+def _expm1_series(y):
+    """expm1(y) = y + y^2/2! + ... + y^12/12! (Horner), for |y| <= AIS_SERIES_MAX."""
+    t = _INV_FACT[12]
+    t = t * y + _INV_FACT[11]
+    t = t * y + _INV_FACT[10]
+    t = t * y + _INV_FACT[9]
+    t = t * y + _INV_FACT[8]
+    t = t * y + _INV_FACT[7]
+    t = t * y + _INV_FACT[6]
+    t = t * y + _INV_FACT[5]
+    t = t * y + _INV_FACT[4]
+    t = t * y + _INV_FACT[3]
+    t = t * y + _INV_FACT[2]
+    t = t * y + 1.0
+    return t * y
+
+
+@_compiled(fastmath={"reassoc", "contract", "nsz"}, error_model="numpy")
+def _ais_hidden_weights_kernel(a, c, beta_prev, beta, log_w, series):
+    m, n = a.shape
+    d_beta = beta - beta_prev
+    lo, d_abs = min(beta, beta_prev), abs(d_beta)
+    sign = 1.0 if d_beta >= 0 else -1.0
+    for r in range(m):
+        lin = 0.0
+        log_q = 0.0
+        for j0 in range(0, n, _AIS_CHUNK):
+            prod = 1.0
+            if series:
+                for j in range(j0, min(j0 + _AIS_CHUNK, n)):
+                    x = np.float64(a[r, j]) + c[j]
+                    ax = abs(x)
+                    lin += max(x, 0.0)
+                    s = np.float64(_sigmoid32_scalar(np.float32(-lo * ax)))
+                    prod *= 1.0 + s * _expm1_series(-d_abs * ax)
+            else:
+                for j in range(j0, min(j0 + _AIS_CHUNK, n)):
+                    x = np.float64(a[r, j]) + c[j]
+                    ax = abs(x)
+                    lin += max(x, 0.0)
+                    s = np.float64(_sigmoid32_scalar(np.float32(-lo * ax)))
+                    prod *= 1.0 + s * math.expm1(-d_abs * ax)
+            log_q += np.log(prod)
+        log_w[r] += d_beta * lin + sign * log_q
+
+
+# The draws: no fastmath, so that every probability rounds as in the twin.
+@_compiled(error_model="numpy")
+def _ais_sample_hidden_kernel(a, c, beta, key, h):
+    m, n = a.shape
+    for r in range(m):
+        base = np.uint64(r * n)
+        for j in range(n):
+            p = _sigmoid32_scalar(np.float32(beta * (np.float64(a[r, j]) + c[j])))
+            h[r, j] = 1.0 if _below(key, base + np.uint64(j), p, True) else 0.0
+
+
+@_compiled(error_model="numpy")
+def _ais_visible_kernel(pv, beta, bias, key, v):
+    m, n = pv.shape
+    for r in range(m):
+        base = np.uint64(r * n)
+        for i in range(n):
+            p = _sigmoid32_scalar(np.float32(beta * np.float64(pv[r, i]) + bias[i]))
+            v[r, i] = 1.0 if _below(key, base + np.uint64(i), p, True) else 0.0
+
+
+# v . (b - b_A) of each chain, for the next step's visible term (a separate pass:
+# summing inside the loop above, without fastmath, made it ten times slower)
+@_compiled(fastmath={"reassoc", "contract", "nsz"})
+def _ais_row_dot_kernel(v, db, out):
+    m, n = v.shape
+    for r in range(m):
+        s = 0.0
+        for i in range(n):
+            s += v[r, i] * db[i]
+        out[r] = s
+
+
 # ----------------------------------------------------------------------------- numpy twins
 
 
@@ -431,6 +521,29 @@ def _flip_log_sigma_numpy(v, pre, key, W, b, cols):
     return -float(np.logaddexp(0, -delta).sum())  # log sigma(x) = -softplus(-x)
 
 
+def _ais_hidden_weights_numpy(a, c, beta_prev, beta, log_w, series):
+    d_beta = beta - beta_prev
+    x = a.astype(np.float64) + c
+    ax = np.abs(x)
+    s = _sigmoid32_numpy((-min(beta, beta_prev) * ax).astype(np.float32)).astype(np.float64)
+    log_q = np.log1p(s * np.expm1(-abs(d_beta) * ax)).sum(axis=1)
+    log_w += d_beta * np.maximum(x, 0.0).sum(axis=1) + np.sign(d_beta) * log_q
+
+
+def _ais_sample_hidden_numpy(a, c, beta, key, h):
+    p = _sigmoid32_numpy((beta * (a.astype(np.float64) + c)).astype(np.float32))
+    np.less(_uniforms(key, p.shape, np.float32), p, out=h, casting="unsafe")
+
+
+def _ais_visible_numpy(pv, beta, bias, key, v):
+    p = _sigmoid32_numpy((beta * pv.astype(np.float64) + bias).astype(np.float32))
+    np.less(_uniforms(key, p.shape, np.float32), p, out=v, casting="unsafe")
+
+
+def _ais_row_dot_numpy(v, db, out):
+    out[:] = v.astype(np.float64) @ db
+
+
 # ----------------------------------------------------------------------------- dispatch
 
 _NUMPY_TWINS = {
@@ -439,6 +552,10 @@ _NUMPY_TWINS = {
     "bias_sigmoid_inplace": _bias_sigmoid_inplace_numpy,
     "scale_rows": _scale_rows_numpy,
     "flip_log_sigma": _flip_log_sigma_numpy,
+    "ais_hidden_weights": _ais_hidden_weights_numpy,
+    "ais_sample_hidden": _ais_sample_hidden_numpy,
+    "ais_visible": _ais_visible_numpy,
+    "ais_row_dot": _ais_row_dot_numpy,
 }
 _COMPILED = {
     "sample": _sample_kernel,
@@ -446,6 +563,10 @@ _COMPILED = {
     "bias_sigmoid_inplace": _bias_sigmoid_inplace_kernel,
     "scale_rows": _scale_rows_kernel,
     "flip_log_sigma": _flip_log_sigma_kernel,
+    "ais_hidden_weights": _ais_hidden_weights_kernel,
+    "ais_sample_hidden": _ais_sample_hidden_kernel,
+    "ais_visible": _ais_visible_kernel,
+    "ais_row_dot": _ais_row_dot_kernel,
 }
 #: The kernels the public functions above call: compiled, or the twins without numba.
 _active = dict(_COMPILED if HAVE_NUMBA else _NUMPY_TWINS)
@@ -733,3 +854,84 @@ def train_epoch(X, model, update, *, batch_size, batch_split, shuffle, rng):
         "time": time.perf_counter() - start,
         "diverged": diverged,
     }
+
+
+# ----------------------------------------------------------------------------- AIS
+
+
+def anneal(v, betas, W, b, c, base, rng):
+    """The fast engine of :func:`rbm.ais._anneal`: the same chains and log weights.
+
+    The same path, transitions and weights as ``rbm.ais._anneal`` (the loop the
+    book shows), in the dtype of ``W`` (float32 for speed), with three changes
+    that leave the estimator's distribution as it is:
+
+    - every Bernoulli draw compares a counter-based uniform (:mod:`rbm._random`,
+      one key per half step) with a probability rounded to float32, instead of
+      a uniform of ``rng.random``; the draws differ, their law does not (up to
+      the float32 rounding of the probabilities, about 6e-8);
+    - the hidden term of the weight, sum_j softplus(beta x_j) - softplus(beta' x_j)
+      with x = v W + c, is summed in float64 without a logarithm per unit:
+
+          softplus(beta x) - softplus(beta' x)
+              = (beta - beta') max(x, 0) +/- log q,
+          q = 1 + sigma(-min(beta, beta') |x|) expm1(-|beta - beta'| |x|),
+
+      with + when beta >= beta' (q = (1 + e^(-beta|x|)) / (1 + e^(-beta'|x|)))
+      and - otherwise (q the inverse ratio); q lies in [1/2, 1], and the
+      logarithms of 256 units at a time are one logarithm of the product of
+      their q (>= 2^-256, no underflow). The sigmoid is float32
+      (:func:`sigmoid32`): it multiplies the small expm1, so its rounding
+      changes each term by about 1e-7 of the term itself, never by 1e-7 in
+      absolute value. expm1 is its Taylor series to delta^12 when every
+      |delta| <= AIS_SERIES_MAX (bounded with |x_j| <= sum_i |W_ij| + |c_j|),
+      which vectorises, and ``math.expm1`` otherwise (coarse schedules);
+    - the visible term (beta - beta') v . (b - b_A) is computed once per step
+      (its dot product serves the next step's weight).
+
+    Parameters
+    ----------
+    v : ndarray, shape (n_chains, n_visible)
+        Binary starting states.
+    betas : ndarray of float64, shape (K + 1,)
+        The schedule, in the direction of the run (increasing or decreasing).
+    W : ndarray of float32 or float64, shape (n_visible, n_hidden)
+        The matrix products run in its dtype.
+    b, c, base : ndarray of float64
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of float64, shape (n_chains,)
+        The log weights.
+    """
+    dtype = W.dtype
+    n_chains, n_visible = v.shape
+    W = np.ascontiguousarray(W)
+    W_t = np.ascontiguousarray(W.T)
+    db = b - base
+    v = np.array(v, dtype=dtype, order="C")  # a copy: the chains are overwritten
+    a = np.empty((n_chains, W.shape[1]), dtype)
+    h = np.empty_like(a)
+    pv = np.empty((n_chains, n_visible), dtype)
+    log_w = np.zeros(n_chains)
+    vdb = np.empty(n_chains)
+    _active["ais_row_dot"](v, db, vdb)
+    weights = _active["ais_hidden_weights"]
+    sample_hidden, visible = _active["ais_sample_hidden"], _active["ais_visible"]
+    row_dot = _active["ais_row_dot"]
+    # |x_j| = |v W_.j + c_j| <= sum_i |W_ij| + |c_j| for binary v: the largest |delta|
+    x_bound = float((np.abs(W).sum(axis=0, dtype=np.float64) + np.abs(c)).max())
+    n_steps = len(betas) - 1
+    for k in range(1, n_steps + 1):
+        beta_prev, beta = float(betas[k - 1]), float(betas[k])
+        np.matmul(v, W, out=a)
+        log_w += (beta - beta_prev) * vdb
+        weights(a, c, beta_prev, beta, log_w, abs(beta - beta_prev) * x_bound <= AIS_SERIES_MAX)
+        if k == n_steps:
+            break
+        sample_hidden(a, c, beta, _draw_key(rng), h)
+        np.matmul(h, W_t, out=pv)
+        visible(pv, beta, base + beta * db, _draw_key(rng), v)
+        row_dot(v, db, vdb)
+    return log_w

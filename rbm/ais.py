@@ -30,6 +30,16 @@ RBMs by Salakhutdinov & Murray (2008), estimates Z for any size:
 The mean of the weights is an unbiased estimate of Z_B / Z_A. Its logarithm is
 therefore biased *low* (Jensen), and when the chains do not mix it can be far
 too low. Reverse AIS (:func:`reverse_ais_log_partition`) errs the other way.
+
+How far to trust a run: :func:`effective_sample_size` and :func:`max_weight_share`
+of its weights (also ``AISResult.ess`` and ``AISResult.max_weight_share``), and
+the spread of log Z over independent runs (:func:`ais_runs_summary`). RAISE
+(:func:`raise_log_likelihood`) anneals backwards from each test vector and
+gives a per-example log-likelihood that is, in expectation, below that of the
+annealing model (Burda, Grosse & Salakhutdinov 2015).
+
+With float32 weights the annealing runs in the compiled engine
+:func:`rbm._fast.anneal`; with float64 weights in the numpy loop :func:`_anneal`.
 """
 
 from __future__ import annotations
@@ -37,7 +47,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from scipy.special import logsumexp
 
+from . import _fast
 from ._validation import (
     as_float_array,
     as_rng,
@@ -50,17 +62,75 @@ from .core import _free_energy, _sigmoid, _softplus
 __all__ = [
     "AISLogLikelihood",
     "AISResult",
+    "AISRunsSummary",
+    "RAISEResult",
     "ais_log_partition",
+    "ais_runs_summary",
     "base_rate_bias",
     "default_betas",
+    "effective_sample_size",
     "log_likelihood_ais",
+    "max_weight_share",
     "mean_weight_bounds",
+    "raise_log_likelihood",
     "reverse_ais_log_partition",
 ]
 
 # Salakhutdinov & Murray (2008): beta in [0, 0.5) step 1e-3, [0.5, 0.9) step 1e-4,
 # [0.9, 1] step 1e-5. These are the numbers of steps in each segment.
 _SEGMENTS = ((0.0, 0.5, 500), (0.5, 0.9, 4000), (0.9, 1.0, 10000))
+
+
+def _check_log_weights(log_weights, name="log_weights"):
+    lw = np.asarray(log_weights, dtype=np.float64)
+    if lw.ndim != 1 or lw.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-dimensional array, got shape {lw.shape}")
+    if np.isnan(lw).any() or np.isposinf(lw).any() or not np.isfinite(lw).any():
+        raise ValueError(f"{name} must hold no NaN or +inf and at least one finite value")
+    return lw
+
+
+def effective_sample_size(log_weights):
+    r"""Effective sample size of importance weights given by their logarithms.
+
+    .. math::
+
+        \mathrm{ESS} = \frac{\big(\sum_m w_m\big)^2}{\sum_m w_m^2}
+            = \exp\big(2 \operatorname{logsumexp}(\log w)
+                - \operatorname{logsumexp}(2 \log w)\big),
+
+    computed in log space, so that weights of e^700 or e^-700 are no problem.
+    It lies between 1 (one chain carries all the weight) and M (all equal).
+
+    Parameters
+    ----------
+    log_weights : array_like, shape (M,)
+        Log importance weights (``-inf`` allowed for a zero weight).
+
+    Returns
+    -------
+    float
+    """
+    lw = _check_log_weights(log_weights)
+    return float(np.exp(2 * logsumexp(lw) - logsumexp(2 * lw)))
+
+
+def max_weight_share(log_weights):
+    r"""Share of the largest importance weight in their sum, :math:`\max_m w_m / \sum_m w_m`.
+
+    Between 1/M (all equal) and 1 (one chain carries the estimate); computed in
+    log space as :math:`\exp(\max_m \log w_m - \operatorname{logsumexp}(\log w))`.
+
+    Parameters
+    ----------
+    log_weights : array_like, shape (M,)
+
+    Returns
+    -------
+    float
+    """
+    lw = _check_log_weights(log_weights)
+    return float(np.exp(lw.max() - logsumexp(lw)))
 
 
 class AISResult(NamedTuple):
@@ -87,6 +157,70 @@ class AISResult(NamedTuple):
     log_z_high: float
     log_weights: np.ndarray
     log_z_base: float
+
+    @property
+    def ess(self):
+        """Effective sample size of the weights: :func:`effective_sample_size`."""
+        return effective_sample_size(self.log_weights)
+
+    @property
+    def max_weight_share(self):
+        """Share of the largest weight in their sum: :func:`max_weight_share`."""
+        return max_weight_share(self.log_weights)
+
+
+class AISRunsSummary(NamedTuple):
+    """Independent forward AIS runs of one model, side by side.
+
+    Attributes
+    ----------
+    n_runs : int
+    mean_log_z, sd_log_z : float
+        Mean and standard deviation (ddof=1) of the runs' log Z estimates: the
+        spread is the honest error bar of one run (it includes how far chains
+        that miss a mode move it), as far as the runs see the same modes.
+    pooled_log_z : float
+        log Z_A + log of the mean weight over all the runs' chains together:
+        one estimate from all the chains (unbiased for Z, biased low for log Z).
+    pooled_ess : float
+        The effective sample size of all the chains together.
+    """
+
+    n_runs: int
+    mean_log_z: float
+    sd_log_z: float
+    pooled_log_z: float
+    pooled_ess: float
+
+
+def ais_runs_summary(results):
+    """Mean, standard deviation and pooled estimate of log Z over independent AIS runs.
+
+    Parameters
+    ----------
+    results : sequence of AISResult
+        At least two *forward* runs (:func:`ais_log_partition`) of the same model
+        and base-rate model, with independent random numbers.
+
+    Returns
+    -------
+    AISRunsSummary
+    """
+    results = list(results)
+    if len(results) < 2 or not all(isinstance(r, AISResult) for r in results):
+        raise ValueError("results must be a sequence of at least 2 AISResult")
+    log_za = results[0].log_z_base
+    if not all(np.isclose(r.log_z_base, log_za, rtol=0, atol=1e-9) for r in results):
+        raise ValueError("results must share one base-rate model (their log_z_base differ)")
+    log_z = np.array([r.log_z for r in results])
+    pooled = np.concatenate([_check_log_weights(r.log_weights) for r in results])
+    return AISRunsSummary(
+        n_runs=len(results),
+        mean_log_z=float(log_z.mean()),
+        sd_log_z=float(log_z.std(ddof=1)),
+        pooled_log_z=float(log_za + logsumexp(pooled) - np.log(len(pooled))),
+        pooled_ess=effective_sample_size(pooled),
+    )
 
 
 class AISLogLikelihood(NamedTuple):
@@ -222,6 +356,25 @@ def _anneal(v, betas, W, b, c, base, rng):
     return log_w
 
 
+def _run_anneal(v, betas, W, b, c, base, rng):
+    """:func:`_anneal` with float64 weights; with float32 ones, its fast engine.
+
+    :func:`rbm._fast.anneal` runs the same chains with the same weights, in
+    float32 products with float64 sums, and compiled kernels; its Bernoulli
+    draws come from counter-based uniforms instead of ``rng.random``, so the
+    two make different draws from the same distribution.
+    """
+    if W.dtype == np.float32:
+        return _fast.anneal(v, betas, W, b, c, base, rng)
+    return _anneal(v, betas, W, b, c, base, rng)
+
+
+def _gibbs_step(v, W, b, c, rng):
+    """One block-Gibbs step of the RBM (beta = 1) in the dtype of W: h ~ P(h|v), v ~ P(v|h)."""
+    h = (rng.random((len(v), W.shape[1])) < _sigmoid(v @ W + c)).astype(W.dtype)
+    return (rng.random(v.shape) < _sigmoid(h @ W.T + b)).astype(W.dtype)
+
+
 def _mean_weight_bounds(log_w, n_sd=3.0):
     """log of the mean weight, and of mean -/+ n_sd standard errors (computed in log space)."""
     m = float(np.max(log_w))
@@ -325,11 +478,15 @@ def ais_log_partition(W, b, c, n_chains=100, betas=None, base=None, rng=None):
     the biases, the log weights and everything summed run in float64. The
     rounding of a float32 product, about 1e-6 relative, moves log Z by at most
     sum_k |beta_k - beta_(k-1)| * n_hidden * 1e-6 * max|v W|, a few 1e-3 nats for MNIST models.
+    With float32 weights the chains run in the compiled engine
+    :func:`rbm._fast.anneal` (same chains and weights, other random draws; about
+    1.1 to 1.5 times the time of the matrix products alone, ``benchmarks/ais.py``);
+    with float64 weights, in the numpy loop :func:`_anneal`.
     """
     W, b, c, n_chains, betas, base = _prepare(W, b, c, n_chains, betas, base)
     rng = as_rng(rng)
     v0 = (rng.random((n_chains, W.shape[0])) < _sigmoid(base)).astype(np.float64)
-    log_w = _anneal(v0, betas, W, b, c, base, rng)
+    log_w = _run_anneal(v0, betas, W, b, c, base, rng)
     log_za = _log_z_base(base, W.shape[1])
     log_mean, log_low, log_high = _mean_weight_bounds(log_w)
     return AISResult(log_za + log_mean, log_za + log_low, log_za + log_high, log_w, log_za)
@@ -394,9 +551,8 @@ def reverse_ais_log_partition(W, b, c, v_init, betas=None, base=None, n_gibbs=0,
     rng = as_rng(rng)
     v = (rng.random(v.shape) < v).astype(W.dtype)  # binary states, even from probabilities
     for _ in range(n_gibbs):
-        h = (rng.random((len(v), W.shape[1])) < _sigmoid(v @ W + c)).astype(W.dtype)
-        v = (rng.random(v.shape) < _sigmoid(h @ W.T + b)).astype(W.dtype)
-    log_w = _anneal(v, betas[::-1], W, b, c, base, rng)
+        v = _gibbs_step(v, W, b, c, rng)
+    log_w = _run_anneal(v, betas[::-1], W, b, c, base, rng)
     log_za = _log_z_base(base, W.shape[1])
     log_mean, log_low, log_high = _mean_weight_bounds(log_w)
     # log Z = log Z_A - log(mean reverse weight): the bounds swap sides.
@@ -446,3 +602,126 @@ def log_likelihood_ais(X, W, b, c, n_chains=100, betas=None, base=None, rng=None
         mean_neg_f - ais_result.log_z_low,
         ais_result,
     )
+
+
+class RAISEResult(NamedTuple):
+    """What :func:`raise_log_likelihood` returns.
+
+    Attributes
+    ----------
+    log_p : ndarray, shape (n_samples,)
+        Per example, :math:`\\log \\frac1M \\sum_m w^{(m)}`: an estimate of
+        log p_ann(v), biased low (see :func:`raise_log_likelihood`).
+    log_weights : ndarray, shape (n_samples, n_chains)
+        The log weights :math:`\\log w^{(m)}`, each an unbiased estimate of
+        p_ann(v) once exponentiated.
+    log_z_base : float
+        log Z_A of the base-rate model.
+    """
+
+    log_p: np.ndarray
+    log_weights: np.ndarray
+    log_z_base: float
+
+    @property
+    def mean_log_p(self):
+        """The mean of ``log_p`` over the examples (the data set's estimate)."""
+        return float(np.mean(self.log_p))
+
+
+def raise_log_likelihood(X, W, b, c, betas=None, base=None, n_chains=1, rng=None):
+    r"""RAISE: a conservative estimate of log p(v) for each row of ``X``, by reverse annealing.
+
+    Burda, Grosse & Salakhutdinov (2015). Forward AIS, seen as a *generative*
+    procedure, defines the **annealing model** p_ann: draw
+    :math:`\mathbf x_0 \sim p_A`, then :math:`\mathbf x_k \sim T_k(\cdot \mid
+    \mathbf x_{k-1})` for :math:`k = 1, \dots, K`, where :math:`T_k` is the
+    block-Gibbs step (v -> h -> v) of :math:`p_{\beta_k}`, the last one
+    (:math:`\beta_K = 1`) of the RBM itself, and output :math:`\mathbf v =
+    \mathbf x_K`. Its probability of a test vector is a sum over all the paths,
+    and importance sampling with the reverse chain as proposal estimates it:
+    start at :math:`\mathbf x_K = \mathbf v`, draw :math:`\mathbf x_{k-1} \sim
+    T_k(\cdot \mid \mathbf x_k)` for :math:`k = K, \dots, 1` (each
+    :math:`T_k` is reversible with respect to :math:`p_{\beta_k}`, h being
+    summed out), and weigh the path by
+
+    .. math::
+
+        w = \frac{p^*_{\beta_K}(\mathbf v)}{Z_A}
+            \prod_{k=0}^{K-1}
+            \frac{p^*_{\beta_k}(\mathbf x_k)}{p^*_{\beta_{k+1}}(\mathbf x_k)},
+        \qquad \mathbb E[w] = p_\text{ann}(\mathbf v),
+
+    with :math:`p^*_\beta` the unnormalised path of :func:`ais_log_partition`
+    and :math:`p^*_{\beta_K}(\mathbf v) = e^{-F(\mathbf v)}`. (Writing out the
+    ratio of the forward path's probability to the reverse one's, the
+    transition probabilities cancel by reversibility and leave w.) The result
+    per example is :math:`\log \frac1M \sum_m w^{(m)}` over ``n_chains`` = M
+    reverse chains. It is the reverse AIS of
+    :func:`reverse_ais_log_partition` started at the test vector after one
+    Gibbs step of the RBM, scored by :math:`-F(\mathbf v)`. The construction
+    is the paper's; the transitions are this module's (block-Gibbs steps with
+    h summed out, so that the chain lives on v), and the weight above is
+    derived here and tested against p_ann enumerated on small models
+    (``tests/unit/test_ais_diagnostics.py``), not against the authors' code.
+
+    What is guaranteed, and what is not:
+
+    - :math:`\mathbb E[w] = p_\text{ann}(\mathbf v)` exactly, for any schedule,
+      so (Jensen) :math:`\mathbb E[\log \hat p] \le \log p_\text{ann}(\mathbf v)`,
+      and :math:`P(\log \hat p > \log p_\text{ann}(\mathbf v) + t) \le e^{-t}`
+      (Markov): a stochastic *lower* bound on the annealing model's
+      log-likelihood, however badly the chains mix. This is the paper's
+      "conservative".
+    - p_ann is not the RBM: :math:`p_\text{ann} \to p` as the schedule gets
+      longer and the chains mix, but for a finite schedule
+      :math:`p_\text{ann}(\mathbf v)` can be above or below :math:`p(\mathbf v)`
+      for a given v. Only on average over the RBM's own samples is it below
+      (:math:`\mathbb E_p[\log p_\text{ann}] \le \mathbb E_p[\log p]`, as a KL
+      divergence is >= 0); for test data it is typically below (the paper's
+      observation), not certainly. RAISE is therefore **not** a hard bound on
+      the RBM's log p(v).
+
+    Parameters
+    ----------
+    X : array_like, shape (n_samples, n_visible)
+        Binary test vectors (0 and 1 only).
+    W : array_like, shape (n_visible, n_hidden)
+    b : array_like, shape (n_visible,)
+    c : array_like, shape (n_hidden,)
+    betas : array_like, shape (K + 1,), optional
+        The forward schedule (strictly increasing from 0 to 1); it defines
+        p_ann. Default :func:`default_betas` (14,501 values).
+    base : array_like, shape (n_visible,), optional
+        Base-rate visible biases b_A, e.g. ``base_rate_bias(X_train)``; default zeros.
+    n_chains : int, default 1
+        Reverse chains M per example.
+    rng : int, numpy.random.Generator or None
+
+    Returns
+    -------
+    RAISEResult
+        ``log_p`` (n_samples,), ``log_weights`` (n_samples, n_chains),
+        ``log_z_base``, and the property ``mean_log_p``.
+
+    Notes
+    -----
+    The cost is that of forward AIS with ``n_samples * n_chains`` chains. With
+    float32 weights the annealing runs in :func:`rbm._fast.anneal`.
+    """
+    W, b, c = check_params(W, b, c)
+    X = check_visible(X, W, name="X")
+    if not np.all((X == 0) | (X == 1)):
+        raise ValueError("X must be binary (0 and 1 only): RAISE estimates probabilities")
+    W, b, c, n_chains, betas, base = _prepare(W, b, c, n_chains, betas, base)
+    rng = as_rng(rng)
+    X64 = X.astype(np.float64)
+    W64 = W.astype(np.float64)
+    log_f = -_free_energy(X64, W64, b, c)  # log p*_{beta_K}(v), beta_K = 1
+    log_za = _log_z_base(base, W.shape[1])
+    v = np.repeat(X.astype(W.dtype), n_chains, axis=0)  # row t * M + m: chain m of example t
+    v = _gibbs_step(v, W, b, c, rng)  # x_{K-1} ~ T_K(. | v), the RBM's own step
+    log_rev = _run_anneal(v, betas[::-1], W, b, c, base, rng).reshape(len(X), n_chains)
+    log_w = log_f[:, None] - log_za + log_rev
+    log_p = logsumexp(log_w, axis=1) - np.log(n_chains)
+    return RAISEResult(log_p, log_w, log_za)

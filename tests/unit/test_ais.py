@@ -137,11 +137,12 @@ def test_log_likelihood_ais_matches_exact(digits_model):
 
 def test_float32_weights_give_the_float64_answer():
     W, b, c = _random_model(30, 12, 0.5, 7)
-    r64 = ais_log_partition(W, b, c, n_chains=20, betas=default_betas(200), rng=0)
-    r32 = ais_log_partition(W.astype(np.float32), b, c, 20, default_betas(200), rng=0)
-    # the same random draws and float32 products (relative error ~1e-7): tiny differences,
-    # unless a rounding flips a Bernoulli draw, which changes one chain's weight slightly.
-    assert abs(r32.log_z - r64.log_z) < 0.05
+    exact = rbm.log_partition(W, b, c)
+    r64 = ais_log_partition(W, b, c, n_chains=100, betas=default_betas(200), rng=0)
+    r32 = ais_log_partition(W.astype(np.float32), b, c, 100, default_betas(200), rng=0)
+    # float32 weights run the fast engine, with other draws: the two are independent
+    # estimates, each within 0.15 nats of the exact value (observed: below 0.05)
+    assert abs(r32.log_z - exact) < 0.15 and abs(r64.log_z - exact) < 0.15
 
 
 def test_short_schedule_underestimates_and_reverse_overestimates():

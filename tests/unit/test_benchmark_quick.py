@@ -133,3 +133,36 @@ def test_table_is_printed(result):
     _, stdout = result
     assert "rbm.RBM" in stdout and "scikit-learn BernoulliRBM" in stdout
     assert "targets" in stdout
+
+
+@pytest.fixture(scope="module")
+def ais_result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("benchmark_ais")
+    stdout = run_quick("benchmarks/ais.py", out)
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["ais.json"], f"unexpected files (a leftover temporary?): {files}"
+    return json.loads((out / "ais.json").read_text()), stdout
+
+
+def test_ais_benchmark_times_against_its_floor(ais_result):
+    data, stdout = ais_result
+    assert data["quick"] is True
+    ais = data["ais"]
+    assert ais["workload"]["n_betas"] == 101 and ais["workload"]["n_chains"] == 100
+    for name, times in ais["times_s"].items():
+        assert len(times) == ais["rounds"] >= 1, name
+        assert all(_finite_positive(t) for t in times), (name, times)
+    for name, times in ais["cpu_times_s"].items():
+        assert len(times) == ais["rounds"] and all(t >= 0 for t in times), (name, times)
+    med, cpu = ais["median_s"], ais["median_cpu_s"]
+    # the ratios are those of the medians (CPU time; wall time beside), not typed in
+    assert ais["ratios"]["ais_over_floor"] == pytest.approx(cpu["ais"] / cpu["floor"])
+    assert ais["ratios"]["ais_over_floor_wall"] == pytest.approx(med["ais"] / med["floor"])
+    assert ais["ratios"]["numpy_loop_over_float64_floor"] == pytest.approx(
+        cpu["numpy_loop_short"] / cpu["floor64_short"]
+    )
+    target = ais["target"]["ais_within_1.5x_of_floor"]
+    assert target["met"] == (ais["ratios"]["ais_over_floor"] <= 1.5)
+    assert all(math.isfinite(z) for z in ais["log_z"])
+    assert set(data["machine"]["cpu_choices"]) >= {"numpy_avx512", "numba_avx512"}
+    assert "forward AIS" in stdout
