@@ -109,18 +109,18 @@ GROUPS = {
 def cd1_statistics(v, W, b, c, statistics, rng):
     r"""The CD-1 statistics of one batch, with samples or probabilities where chosen.
 
-    The chain is always driven by a sampled :math:`\mathbf h^{(0)} \sim P(\mathbf h
+    The chain is always driven by a sampled :math:`\mathbf h^{(0)} \sim p(\mathbf h
     \mid \mathbf v)`. Then, for the pairs :math:`\langle v_i h_j \rangle`:
 
     - "samples": binary states everywhere, :math:`\langle \mathbf v \mathbf h^{(0)\top}
       \rangle - \langle \mathbf v^{(1)} \mathbf h^{(1)\top} \rangle`, with
       :math:`\mathbf v^{(1)}, \mathbf h^{(1)}` sampled;
-    - "mixed" (:func:`rbm.cd_k`): :math:`P(\mathbf h \mid \mathbf v)` in the positive
-      phase, a sampled :math:`\mathbf v^{(1)}` and :math:`P(\mathbf h \mid \mathbf v^{(1)})`
-      in the negative phase;
+    - "mixed" (:func:`rbm.cd_k`): :math:`\mathbb E[\mathbf h \mid \mathbf v]` in the
+      positive phase, a sampled :math:`\mathbf v^{(1)}` and
+      :math:`\mathbb E[\mathbf h \mid \mathbf v^{(1)}]` in the negative phase;
     - "probabilities" (Hinton 2010, sections 3.2-3.4): as "mixed", but the
-      reconstruction is the probability :math:`\mathbf p^{(1)} = P(\mathbf v \mid
-      \mathbf h^{(0)})`, not a sample.
+      reconstruction is the probability :math:`\mathbf p^{(1)} = \mathbb E[\mathbf v \mid
+      \mathbf h^{(0)}]`, not a sample.
 
     Returns (dW, db, dc, mean hidden probability of the data per unit); shapes
     (n_visible, n_hidden), (n_visible,), (n_hidden,), (n_hidden,).
