@@ -189,12 +189,15 @@ def evaluate_model(name, X_train, X_test, out, cfg, seed):
     """Exact log Z if affordable, ``ais_runs`` forward AIS runs and a reverse one, as a dict."""
     with np.load(out / f"{name}.npz") as f:
         W, b, c = (f[key].astype(np.float64) for key in ("W", "b", "c"))
+    # AIS runs in float32 products (rbm.ais's compiled engine, about 20 times faster
+    # than the float64 loop here); free energies and exact log Z stay in float64.
+    W32 = W.astype(np.float32)
     base = base_rate_bias(X_train, eps=1e-3)
     betas = default_betas(cfg["ais_steps"])
     runs = []
     for r in range(cfg["ais_runs"]):
         t0 = time.perf_counter()
-        res = ais_log_partition(W, b, c, n_chains=cfg["ais_chains"], betas=betas, base=base,
+        res = ais_log_partition(W32, b, c, n_chains=cfg["ais_chains"], betas=betas, base=base,
                                 rng=seed + r)  # fmt: skip
         runs.append({
             "log_z": res.log_z, "log_z_low": res.log_z_low, "log_z_high": res.log_z_high,
@@ -209,7 +212,7 @@ def evaluate_model(name, X_train, X_test, out, cfg, seed):
     start = X_train[rng.choice(len(X_train), cfg["ais_chains"], replace=False)]
     t0 = time.perf_counter()
     rev = reverse_ais_log_partition(
-        W, b, c, start, betas=default_betas(cfg["reverse_steps"]), base=base,
+        W32, b, c, start, betas=default_betas(cfg["reverse_steps"]), base=base,
         n_gibbs=cfg["reverse_gibbs"], rng=seed + 101,
     )  # fmt: skip
     t_rev = time.perf_counter() - t0
