@@ -5,7 +5,8 @@ The data (the chapter "Grey pixels: a model with a density" does the same):
 - grey levels k in {0, ..., 255} are dequantised, x = (k + u) / 256 with u ~ U(0, 1)
   drawn from ``np.random.default_rng(DATA_SEED)``, so x has a density on [0, 1]^784;
 - x is standardised with the training images' per-pixel mean and standard deviation,
-  z = (x - mean) / scale. Every model is fitted to z, and its log-density in x is
+  z = (x - mean) / scale (the chapter's visible units v). Every model is fitted to z,
+  and its log-density in x is
   log p_x(x) = log p_z(z) - sum_i log scale_i (the Jacobian), reported as ``x_nats``.
 
 Models, all with exact test log-likelihoods: a diagonal Gaussian, a full-covariance
