@@ -35,6 +35,9 @@ def test_quick_run_writes_diagnostics(tmp_path):
             assert 0.0 < run["max_share"] <= 1.0
         assert all(np.isfinite(result[key]) for key in ("test_log_likelihood", "ais_log_z_sd"))
         assert [h["epoch"] for h in result["training_history"]] == [1, 2]
+        raised = result["raise"]
+        assert raised["n_images"] == result["config"]["raise_images"]
+        assert np.isfinite(raised["mean_log_p"]) and raised["se"] > 0
     # 25 hidden units: exact log Z, and the AIS runs near it (short schedule: within 2 nats)
     small = json.loads((tmp_path / "cd1_25.json").read_text())
     assert abs(small["ais_log_z_pooled"] - small["exact_log_z"]) < 2.0
