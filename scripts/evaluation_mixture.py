@@ -62,14 +62,20 @@ def _plan(Ks, names, seeds):
 
 
 # Fits in order of priority, so that a run cut short has the most telling ones:
-# K = 500 first (one seed, then the cheap 10,000-image fits over three seeds),
-# then K = 10, then the remaining seeds at K = 500, then K = 100.
+# K = 500 at seed 0 (the cheap 10,000-image fits first), the 10,000-image fits
+# at seeds 1 and 2, K = 10, K = 100 at seed 0 and its 10,000-image fits at
+# seeds 1 and 2, then the full-size fits at seeds 1 and 2 (K = 500, then 100).
 FULL_PLAN = (
-    _plan([500], ["current", "uniform", "alpha1"], [0])
-    + _plan([500], ["10k", "uniform+10k", "10k+alpha1"], [0, 1, 2])
+    _plan([500], ["10k", "uniform+10k", "10k+alpha1"], [0])
+    + _plan([500], ["uniform", "current", "alpha1"], [0])
+    + _plan([500], ["10k", "uniform+10k", "10k+alpha1"], [1, 2])
     + _plan([10], list(VARIANTS), [0, 1, 2])
-    + _plan([500], ["current", "uniform", "alpha1"], [1, 2])
-    + _plan([100], list(VARIANTS), [0, 1, 2])
+    + _plan([100], list(VARIANTS), [0])
+    + _plan([100], ["10k", "uniform+10k", "10k+alpha1"], [1, 2])
+    + _plan([500], ["uniform"], [1, 2])
+    + _plan([500], ["alpha1"], [1, 2])
+    + _plan([500], ["current"], [1, 2])
+    + _plan([100], ["current", "uniform", "alpha1"], [1, 2])
 )
 QUICK_PLAN = _plan([20], list(VARIANTS), [0, 1])
 QUICK_VARIANT_TRAIN = 500  # the quick run's stand-in for 10,000 images
@@ -137,6 +143,8 @@ def run_variants(cfg, plan, X_train, X_test, seed, out, quick):
             "min_weight": float(w.min()),
             "seconds": round(seconds, 1),
         }
+        if s == 0:  # the weights, largest first, to 3 significant digits
+            run["weights_sorted"] = [float(f"{x:.3g}") for x in np.sort(w)[::-1]]
         print(
             f"{key}: test {run['test_log_likelihood']:.2f}, "
             f"train {run['train_log_likelihood']:.2f}, "
