@@ -51,8 +51,13 @@ class BernoulliMixture:
         Stop when the objective (per sample) improves by less than ``tol``.
     alpha : float > 0, default 1e-2
         Pseudo-count of the Beta and Dirichlet priors.
+    init : {"data", "uniform"}, default "data"
+        How the means start. ``"data"``: at K distinct training rows drawn at
+        random, shrunk towards 1/2, :math:`\mu_{ki} = 0.25 + 0.5\, v_{t_k i}`.
+        ``"uniform"``: independent draws :math:`\mu_{ki} \sim U(0.25, 0.75)`,
+        the same range with no data in them. The weights start equal.
     random_state : int, numpy.random.Generator or None
-        Initialises the means at randomly chosen data points, shrunk towards 1/2.
+        Draws the initial means.
 
     Attributes
     ----------
@@ -65,11 +70,14 @@ class BernoulliMixture:
     converged_ : bool
     """
 
-    def __init__(self, n_components=10, n_iter=100, tol=1e-4, alpha=1e-2, random_state=None):
+    def __init__(
+        self, n_components=10, n_iter=100, tol=1e-4, alpha=1e-2, init="data", random_state=None
+    ):
         self.n_components = n_components
         self.n_iter = n_iter
         self.tol = tol
         self.alpha = alpha
+        self.init = init
         self.random_state = random_state
 
     def _check_X(self, X, fitted=True):
@@ -115,12 +123,17 @@ class BernoulliMixture:
             raise ValueError(f"alpha must be a positive number, got {self.alpha!r}")
         if not (isinstance(self.tol, (int, float)) and self.tol >= 0):
             raise ValueError(f"tol must be a number >= 0, got {self.tol!r}")
+        if self.init not in ("data", "uniform"):
+            raise ValueError(f"init must be 'data' or 'uniform', got {self.init!r}")
         X = self._check_X(X, fitted=False)
         n = len(X)
         if K > n:
             raise ValueError(f"n_components = {K} is more than the {n} samples")
         rng = as_rng(self.random_state)
-        self.means_ = 0.25 + 0.5 * X[rng.choice(n, K, replace=False)]
+        if self.init == "data":
+            self.means_ = 0.25 + 0.5 * X[rng.choice(n, K, replace=False)]
+        else:
+            self.means_ = rng.uniform(0.25, 0.75, (K, X.shape[1]))
         self.weights_ = np.full(K, 1.0 / K)
         a = self.alpha
         self.history_ = []

@@ -90,3 +90,30 @@ def test_errors_are_clear():
     model = BernoulliMixture(2, random_state=0).fit(np.eye(4))
     with pytest.raises(ValueError, match="4 columns"):
         model.score_samples(np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("init", ["data", "uniform"])
+def test_both_initialisations_give_monotone_em(init):
+    X, _, _ = _synthetic()
+    model = BernoulliMixture(5, n_iter=30, tol=0.0, init=init, random_state=2).fit(X)
+    # as in test_em_objective_never_decreases: 1e-10 is float rounding of a mean near -25
+    assert np.all(np.diff(model.history_) >= -1e-10)
+
+
+def test_uniform_init_draws_means_in_the_stated_range():
+    X, _, _ = _synthetic(n=200, n_visible=8)
+    K, a = 4, 0.01
+    model = BernoulliMixture(K, n_iter=1, alpha=a, init="uniform", random_state=3).fit(X)
+    # the first entry of history_ is the objective of the initial parameters:
+    # means U(0.25, 0.75) from the same generator, equal weights
+    mu = np.random.default_rng(3).uniform(0.25, 0.75, (K, 8))
+    assert mu.min() >= 0.25 and mu.max() <= 0.75
+    log_joint = X @ np.log(mu).T + (1 - X) @ np.log1p(-mu).T + np.log(1 / K)
+    prior = a * (np.log(mu).sum() + np.log1p(-mu).sum() + K * np.log(1 / K))
+    expected = logsumexp(log_joint, axis=1).mean() + prior / len(X)
+    assert model.history_[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_bad_init_is_named():
+    with pytest.raises(ValueError, match="init must be 'data' or 'uniform'"):
+        BernoulliMixture(2, init="kmeans").fit(np.eye(4))

@@ -75,3 +75,15 @@ def test_evaluation_mixture_quick(tmp_path):
     with np.load(tmp_path / "means_k10.npz") as f:
         assert f["means"].shape == (10, 784)
         assert f["weights"].sum() == pytest.approx(1.0)
+    variants = json.loads((tmp_path / "variants.json").read_text())
+    runs = variants["runs"]
+    assert {r["variant"] for r in runs.values()} == set(variants["protocol"]["variants"])
+    for r in runs.values():
+        assert 1 <= r["effective_components"] <= r["n_components"] + 1e-9
+        assert 0 <= r["n_small_weights"] < r["n_components"]
+        assert r["n_train"] == (500 if "10k" in r["variant"] else 2000)
+    # the plain variant at seed 0 is the main fit of the same K: same data, seed and settings
+    assert runs["K20/current/s0"]["test_log_likelihood"] == pytest.approx(lls[20], rel=1e-12)
+    # a rerun resumes: nothing is refitted, so every entry stays as it was
+    run_quick("scripts/evaluation_mixture.py", tmp_path)
+    assert json.loads((tmp_path / "variants.json").read_text())["runs"] == runs
