@@ -187,7 +187,8 @@ def test_inputs_are_checked_and_errors_name_the_argument():
     with pytest.raises(ValueError, match="NaN"):
         g.gb_free_energy(np.full((1, 2), np.nan), W, b, c, z)
     with pytest.raises(ValueError, match="n_hidden <="):
-        g.gb_log_partition(np.zeros((1, rbm.MAX_EXACT_UNITS + 1)), [0.0], np.zeros(rbm.MAX_EXACT_UNITS + 1), [0.0])
+        too_many = rbm.MAX_EXACT_UNITS + 1
+        g.gb_log_partition(np.zeros((1, too_many)), [0.0], np.zeros(too_many), [0.0])
 
 
 def test_estimator_fits_scores_samples_and_round_trips(tmp_path):
