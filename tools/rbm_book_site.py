@@ -10,8 +10,7 @@
   declared" in the browser console).
 - Code as a reader meets it (``ReaderCode``): a chapter's setup cells (the Colab
   install cell and the imports cell, the code cells before the first prose) are
-  folded behind a "Show" toggle; a cell with a figure wider than the column is
-  shown full width on a desktop; the ``glue`` bookkeeping lines are left out of
+  folded behind a "Show" toggle; the ``glue`` bookkeeping lines are left out of
   the code shown on the page; package source shown with ``literalinclude`` keeps
   a one-line summary of its numpydoc docstring. The notebooks keep everything.
 - The repository switch: until ``_config.yml`` names a real repository
@@ -19,8 +18,11 @@
   the launch, repository and issue buttons and the Colab install cell are left
   out, so that nothing on the site points to a repository that does not exist.
 - A lighter site: no source maps, no Font Awesome bundle (the few icons the
-  theme uses are drawn by ``_static/rbm-icons.css``), no search index on pages
-  that do not search, MathJax only on pages with math.
+  theme uses are drawn by ``_static/rbm-icons.css``, and the admonitions' icon
+  glyphs come from a subset of its font), the theme's stylesheet without the
+  rules for classes no page or script uses, sphinx-design's files only on pages
+  that use it, no search index on pages that do not search, MathJax only on
+  pages with math.
 - Japanese words marked ``lang="ja"``.
 """
 
@@ -268,31 +270,9 @@ class ReaderCode(SphinxPostTransform):
         reader_code(self.document, live=bool(self.config.rbm_book_repository_live))
 
 
-# A figure wider than this (in CSS px, at its nominal size) would be shrunk by more than a
-# few per cent in the 672 px text column. Its cell gets sphinx-book-theme's `full-width`
-# class: on a desktop it spans 136 % of the column (about 910 px), over the page's table of
-# contents, which the theme hides while the figure is on screen. Shrunk less, its 10 pt
-# labels stay above 10 px.
-WIDE_FIGURE_PX = 700
-
-
-# Characters of code that fit the 672 px column (the theme's code type is about 8.4 px a
-# character). The package is formatted at 99; a block with longer lines is shown full width
-# on a desktop too (about 104 characters fit), so that it need not scroll sideways.
-CODE_COLUMN_CHARS = 74
-
-
-def _longest_line(text: str) -> int:
-    return max((len(line) for line in text.splitlines()), default=0)
-
-
-def _widest_image(cell) -> float:
-    widest = 0.0
-    for image in cell.findall(nodes.image):
-        m = re.fullmatch(r"([0-9.]+)(px)?", str(image.get("width", "")))
-        if m:
-            widest = max(widest, float(m.group(1)))
-    return widest
+# No cell is widened beyond the text column (sphinx-book-theme's `full-width` class): on a
+# desktop the page's contents box stands beside the column, and a wide cell ran under it.
+# _static/rbm-book.css keeps every block in the column; long code lines scroll in their box.
 
 
 def reader_code(document, live: bool) -> None:
@@ -311,18 +291,6 @@ def reader_code(document, live: bool) -> None:
         else:
             _hide_input(cell, "Show the setup code", "Hide the setup code")
 
-    for cell in document.findall(nodes.container):
-        if not _is_cell(cell, "cell_code"):
-            continue
-        printed = [
-            _longest_line(block.astext())
-            for output in cell.findall(nodes.container)
-            if _is_cell(output, "cell_code_output")
-            for block in output.findall(nodes.literal_block)
-        ]
-        if _widest_image(cell) > WIDE_FIGURE_PX or max(printed, default=0) > CODE_COLUMN_CHARS:
-            cell["classes"].append("tag_full-width")
-
     for source in list(document.findall(nodes.container)):
         if not _is_cell(source, "cell_code_source"):
             continue
@@ -335,19 +303,6 @@ def reader_code(document, live: bool) -> None:
             cell.remove(source)
             if not cell.children:
                 cell.parent.remove(cell)
-        elif _longest_line(source.astext()) > CODE_COLUMN_CHARS:
-            cell = source.parent
-            # not a folded cell: it is one line until opened
-            if not cell.get("hide_mode") and "tag_full-width" not in cell["classes"]:
-                cell["classes"].append("tag_full-width")
-
-    # code shown outside notebook cells: included source, code blocks in the prose
-    for block in document.findall(nodes.literal_block):
-        in_cell = any(
-            isinstance(a, nodes.container) and a.get("nb_element") for a in _ancestors(block)
-        )
-        if not in_cell and _longest_line(block.astext()) > CODE_COLUMN_CHARS:
-            block["classes"].append("full-width")
 
 
 # --------------------------------------------------------------------------------------
@@ -407,6 +362,9 @@ def _paired_markdown(app, pagename: str) -> Path | None:
     return None
 
 
+_SPHINX_DESIGN_CLASS = re.compile(r'class="(?:[^"]*\s)?sd-')
+
+
 def _page_context(app, pagename, templatename, context, doctree):
     # The same file or inline script added twice (with different priorities) is
     # kept once, at its first (lowest-priority) place.
@@ -435,6 +393,14 @@ def _page_context(app, pagename, templatename, context, doctree):
             return name.endswith(Path(mathjax).name) or body.startswith("window.MathJax")
 
         context["script_files"] = [f for f in context.get("script_files", []) if not is_mathjax(f)]
+
+    # sphinx-design's stylesheet and tab script (62 kB) only on a page that uses its
+    # components (no page of the book does today).
+    if not _SPHINX_DESIGN_CLASS.search(context.get("body", "")):
+        for key, name in (("css_files", "sphinx-design"), ("script_files", "design-tabs.js")):
+            context[key] = [
+                f for f in context.get(key, []) if name not in str(getattr(f, "filename", f) or "")
+            ]
 
     if "body" in context:
         context["body"] = mark_japanese(context["body"])
@@ -583,9 +549,154 @@ def shrink_png(path: Path) -> bool:
     return True
 
 
+_PRIVATE_USE = re.compile(r"[\ue000-\uf8ff]|\\(f[0-9a-fA-F]{3})\b")
+_SOLID_FONT_FACE = re.compile(
+    r"src:url\(\.\./vendor/fontawesome/webfonts/fa-solid-900\.woff2\) format\(\"woff2\"\)"
+    r",url\(\.\./vendor/fontawesome/webfonts/fa-solid-900\.ttf\) format\(\"truetype\"\)"
+)
+ICON_FONT = "fa-solid-900-icons.woff"
+
+
+def icon_codepoints(css: str) -> set[int]:
+    """The Font Awesome glyphs a stylesheet still draws as text: the theme's admonition and
+    contents-box icons (`content: var(--pst-icon-...)`), written as private-use characters or
+    as `\\fxxx` escapes."""
+    return {
+        int(m.group(1), 16) if m.group(1) else ord(m.group(0)) for m in _PRIVATE_USE.finditer(css)
+    }
+
+
+def subset_icon_font(static: Path) -> bool:
+    """Font Awesome's solid font (156 kB) with only the glyphs the stylesheets draw, as a
+    WOFF file of a few kB; the theme's stylesheet then points to it. True if written."""
+    webfonts = static / "vendor" / "fontawesome" / "webfonts"
+    theme_css = static / "styles" / "pydata-sphinx-theme.css"
+    ttf = webfonts / "fa-solid-900.ttf"
+    if not (ttf.exists() and theme_css.exists()):
+        return False
+    text = theme_css.read_text(encoding="utf-8")
+    if not _SOLID_FONT_FACE.search(text):
+        return False
+    codepoints: set[int] = set()
+    for css in static.rglob("*.css"):
+        codepoints |= icon_codepoints(css.read_text(encoding="utf-8", errors="replace"))
+    from fontTools import subset
+
+    options = subset.Options()
+    options.flavor = "woff"  # woff2 would need brotli
+    options.layout_features = []
+    options.name_IDs = ["*"]
+    font = subset.load_font(str(ttf), options)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=sorted(codepoints))
+    subsetter.subset(font)
+    tmp = webfonts / (ICON_FONT + ".tmp")
+    subset.save_font(font, str(tmp), options)
+    tmp.replace(webfonts / ICON_FONT)
+    src = f'src:url(../vendor/fontawesome/webfonts/{ICON_FONT}) format("woff")'
+    theme_css.write_text(_SOLID_FONT_FACE.sub(src, text), encoding="utf-8")
+    return True
+
+
+_CLASS_IN_SELECTOR = re.compile(r"\.(-?[A-Za-z_][A-Za-z0-9_-]*)")
+# attribute selectors, and the arguments of :not(), :is(), :where(), :has() (a class named
+# there need not be on the page for the rule to match), left out before reading the classes
+_NOT_REQUIRED = re.compile(r"\[[^\]]*\]|:(?:not|is|where|has)\((?:[^()]|\([^()]*\))*\)")
+_WORD = re.compile(r"[A-Za-z0-9_-]+")
+# a class name built in a script: the literal before the variable part ("bs-tooltip-" + x)
+_CLASS_PREFIX = re.compile(r"""["'`]([A-Za-z][A-Za-z0-9_]*-[A-Za-z0-9_-]*-?)(?:["'`]\s*\+|\$\{)""")
+
+
+def _css_blocks(css: str, start: int = 0) -> tuple[list, int]:
+    """The stylesheet as a list of (prelude, body) rules; the body of an @media, @supports or
+    @layer block is itself such a list. Returns the list and where parsing stopped."""
+    out, i = [], start
+    while i < len(css):
+        brace, close = css.find("{", i), css.find("}", i)
+        if close != -1 and (brace == -1 or close < brace):
+            return out, close + 1
+        if brace == -1:
+            break
+        prelude = css[i:brace]
+        if prelude.strip().startswith(("@media", "@supports", "@layer", "@container")):
+            inner, i = _css_blocks(css, brace + 1)
+            out.append((prelude, inner))
+            continue
+        depth, j = 0, brace
+        while True:
+            if css[j] == "{":
+                depth += 1
+            elif css[j] == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            j += 1
+        out.append((prelude, css[brace : j + 1]))
+        i = j + 1
+    return out, i
+
+
+def _selectors(prelude: str) -> list[str]:
+    """A selector list split at its commas, except those inside parentheses or brackets."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(prelude):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(prelude[start:i])
+            start = i + 1
+    parts.append(prelude[start:])
+    return parts
+
+
+def purge_unused_css(css: str, used: set[str], prefixes: set[str]) -> str:
+    """Leave out the rules none of whose selectors can match: each names a class that appears
+    in no page and no script (`used`) and starts with no class-name prefix a script builds
+    names from (`prefixes`). At-rules other than @media/@supports/@layer stay as they are."""
+
+    def alive(selector: str) -> bool:
+        classes = _CLASS_IN_SELECTOR.findall(_NOT_REQUIRED.sub("", selector))
+        return all(c in used or any(c.startswith(p) for p in prefixes) for c in classes)
+
+    def keep(blocks) -> str:
+        out = []
+        for prelude, body in blocks:
+            if isinstance(body, list):
+                inner = keep(body)
+                if inner:
+                    out.append(prelude + "{" + inner + "}")
+            elif prelude.lstrip().startswith("@") or any(alive(s) for s in _selectors(prelude)):
+                out.append(prelude + body)
+        return "".join(out)
+
+    blocks, _ = _css_blocks(css)
+    return keep(blocks)
+
+
+def purge_theme_css(outdir: Path) -> None:
+    """pydata-sphinx-theme's stylesheet (Bootstrap and the theme, 310 kB) without the rules
+    for classes that no page and no script of the site uses (two thirds of it)."""
+    theme_css = outdir / "_static" / "styles" / "pydata-sphinx-theme.css"
+    if not theme_css.exists():
+        return
+    used: set[str] = set()
+    prefixes: set[str] = set()
+    for page in outdir.rglob("*.html"):
+        used |= set(_WORD.findall(page.read_text(encoding="utf-8", errors="replace")))
+    for script in (outdir / "_static").rglob("*.js"):
+        text = script.read_text(encoding="utf-8", errors="replace")
+        used |= set(_WORD.findall(text))
+        prefixes |= {p for p in _CLASS_PREFIX.findall(text) if len(p) >= 3}
+    text = theme_css.read_text(encoding="utf-8")
+    theme_css.write_text(purge_unused_css(text, used, prefixes), encoding="utf-8")
+
+
 def _lighten(app, exception):
-    """No source maps; the icons as a small stylesheet instead of Font Awesome's script;
-    figures as palette PNGs."""
+    """No source maps; the icons as a small stylesheet instead of Font Awesome's script, and
+    the few glyphs the theme still draws with its icon font in a font of their own; the
+    theme's stylesheet without its unused rules; figures as palette PNGs."""
     if exception is not None or app.builder.format != "html":
         return
     outdir = Path(app.outdir)
@@ -604,6 +715,8 @@ def _lighten(app, exception):
         slim = _ICON_GLYPH_RULES.sub("", text)
         if slim != text:
             theme_css.write_text(slim, encoding="utf-8")
+    subset_icon_font(static)
+    purge_theme_css(outdir)
     fontawesome = static / "scripts" / "fontawesome.js"
     if fontawesome.exists():
         packs = _icon_packs(fontawesome.read_text(encoding="utf-8"))

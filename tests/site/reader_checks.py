@@ -83,10 +83,7 @@ OUTPUTS_JS = """
   for (const out of article.querySelectorAll(blocks)) {
     if (insideScroller(out)) continue;
     const what = [out.className, out.textContent.trim().slice(0, 60)];
-    // a full-width cell may reach into the margin (the theme hides the page's contents there)
-    const wide = out.closest('.tag_full-width, .full-width');
-    const limit = wide ? Math.max(right, r(wide).right) : right;
-    if (r(out).right > limit + 1) bad.push(['past the column', ...what]);
+    if (r(out).right > right + 1) bad.push(['past the column', ...what]);
     else if (out.scrollWidth > out.clientWidth + 1 && !scrolls(out))
       bad.push(['clipped', ...what]);
   }
@@ -112,20 +109,34 @@ FIGURES_JS = """
 """
 
 
-# Code (not printed output) that scrolls sideways at 1280 px, except folded setup cells and
-# lines longer than the package's 99 characters (those cannot fit even full width).
+# Code (not printed output) at 1280 px: each box stays in the text column; a line longer
+# than the column scrolls inside its box; a box taller than about 30 lines (MAX_CODE_PX)
+# scrolls inside itself.
+MAX_CODE_PX = 560
 CODE_JS = """
-() => Array.from(document.querySelectorAll('.bd-article div.highlight pre'))
-  .filter(p => !p.closest('.cell_output') && !p.closest('details.hide'))
-  .filter(p => Math.max(...p.textContent.split('\\n').map(l => l.length)) <= 100)
-  .filter(p => p.scrollWidth > p.clientWidth + 1)
-  .map(p => p.textContent.slice(0, 60))
+(maxHeight) => {
+  const article = document.querySelector('.bd-article').getBoundingClientRect();
+  const scrolls = (e, axis) => ['auto', 'scroll'].includes(getComputedStyle(e)[axis]);
+  const bad = [];
+  for (const p of document.querySelectorAll('.bd-article div.highlight pre')) {
+    if (p.closest('.cell_output') || p.closest('details.hide')) continue;
+    const box = p.getBoundingClientRect(), what = p.textContent.slice(0, 60);
+    if (box.right > article.right + 1) bad.push(['past the column', what]);
+    if (p.scrollWidth > p.clientWidth + 1 && !scrolls(p, 'overflowX'))
+      bad.push(['cut off', what]);
+    if (p.closest('.cell_input') && box.height > maxHeight) bad.push(['too tall', what]);
+    if (p.scrollHeight > p.clientHeight + 1 && !scrolls(p, 'overflowY'))
+      bad.push(['cut off below', what]);
+  }
+  return bad;
+}
 """
 
 
 def desktop_layout_problems(page, path: str) -> list[str]:
     """At 1280 px: display equations that are cut off or under their number, outputs and
-    tables that are cut off, figures that are not retina or whose labels show below 10 px."""
+    tables that are cut off, code boxes past the column, cut off or taller than MAX_CODE_PX,
+    figures that are not retina or whose labels show below 10 px."""
     problems = []
     equations = page.evaluate(EQUATIONS_JS)
     if equations["clipped"]:
@@ -136,9 +147,9 @@ def desktop_layout_problems(page, path: str) -> list[str]:
         # every display equation is broken into lines that fit the 1280 px column; the
         # scrolling (with its cue) is for narrower screens
         problems.append(f"{path}: equations wider than the column: {equations['wide']}")
-    code = page.evaluate(CODE_JS)
+    code = page.evaluate(CODE_JS, MAX_CODE_PX)
     if code:
-        problems.append(f"{path}: code that scrolls sideways at 1280 px: {code}")
+        problems.append(f"{path}: code boxes at 1280 px: {code}")
     outputs = page.evaluate(OUTPUTS_JS)
     if outputs:
         problems.append(f"{path}: outputs cut off: {outputs}")

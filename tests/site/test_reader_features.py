@@ -223,7 +223,8 @@ def test_favicon_citations_and_no_empty_index(site):
         assert "genindex.html" not in html, f"{path} links to the empty general index"
     assert (site / "_static" / "favicon.svg").is_file()
     assert not (site / "genindex.html").exists(), "genindex.html is built, and empty"
-    # author-year in the text; the bibliography hides its numeric labels (rbm-book.css)
+    # author-year in the text and in the list (tools/rbm_book_bib.py); the list's labels,
+    # author-year too, are hidden (rbm-book.css): each entry opens with its authors and year
     css = (ROOT / "_static" / "rbm-book.css").read_text(encoding="utf-8")
     assert re.search(r"div\.citation > \.label \{\s*display: none;", css)
     refs = (site / "book" / "references.html").read_text(encoding="utf-8")

@@ -133,14 +133,14 @@ def test_japanese_runs_are_marked_outside_tags():
     )
 
 
-def test_wide_figures_get_the_full_width_class():
+def test_no_cell_is_widened_past_the_column():
+    """A wide figure or long code stays in the text column (beside the page's contents box);
+    the stylesheet shrinks the figure and scrolls the code."""
     document = _page()
-    wide, narrow = _cell("plt.show()\n"), _cell("plt.show()\n")
-    for cell, width in ((wide, "829px"), (narrow, "583px")):
-        output = nodes.container(nb_element="cell_code_output", classes=["cell_output"])
-        output += nodes.image(uri="figure.png", width=width)
-        cell += output
-        document[0] += cell
+    wide = _cell("x = " + "1 + " * 40 + "1\nplt.show()\n")
+    output = nodes.container(nb_element="cell_code_output", classes=["cell_output"])
+    output += nodes.image(uri="figure.png", width="989px")
+    wide += output
+    document[0] += wide
     site_ext.reader_code(document, live=False)
-    assert "tag_full-width" in wide["classes"]
-    assert "tag_full-width" not in narrow["classes"]
+    assert "tag_full-width" not in wide["classes"]
