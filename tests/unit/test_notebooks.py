@@ -97,6 +97,15 @@ def test_no_rounding_error_is_glued_as_a_number(md):
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
+def test_glued_numbers_are_plain_python_numbers(md):
+    # A numpy scalar glues as "np.float64(5.6)": the page's format spec (":.1f") then
+    # fails and, under -W, so does the build. Glue float(x) or int(x) instead.
+    nb = json.loads(md.with_suffix(".ipynb").read_text())
+    numpy_reprs = [f"{name} = {text}" for name, text in _glued_values(nb) if text.startswith("np.")]
+    assert not numpy_reprs, f"{md.stem} glues numpy scalars: {numpy_reprs}"
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
 def test_cells_not_compared_by_nbval_carry_their_own_check(md):
     # Outputs downstream of a sampled trajectory differ between CPUs, so nbval does not
     # compare them (tag nbval-ignore-output); the cell must then assert what the text claims.
