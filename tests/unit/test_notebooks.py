@@ -101,7 +101,8 @@ def test_glued_numbers_are_plain_python_numbers(md):
     # A numpy scalar glues as "np.float64(5.6)": the page's format spec (":.1f") then
     # fails and, under -W, so does the build. Glue float(x) or int(x) instead.
     nb = json.loads(md.with_suffix(".ipynb").read_text())
-    numpy_reprs = [f"{name} = {text}" for name, text in _glued_values(nb) if text.startswith("np.")]
+    glued = _glued_values(nb)
+    numpy_reprs = [f"{name} = {text}" for name, text in glued if text.startswith("np.")]
     assert not numpy_reprs, f"{md.stem} glues numpy scalars: {numpy_reprs}"
 
 
