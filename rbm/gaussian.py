@@ -178,7 +178,7 @@ def _hidden_states(start, stop, n_hidden):
 
 
 def _log_mixture_weights(H, W, b, c, log_var):
-    r"""Unnormalised log weights :math:`\log \int e^{-E(\mathbf v, \mathbf h)} d\mathbf v`."""
+    """Unnormalised log weights: log of the integral of exp(-E(v, h)) over v, one per row of H."""
     m = H @ W.T  # (n_states, n_visible): the shift of the mean, W h
     quad = 0.5 * ((m * m + 2 * m * b) * np.exp(-log_var)).sum(axis=1)
     return H @ c + quad + 0.5 * (np.log(2 * np.pi) + log_var).sum()

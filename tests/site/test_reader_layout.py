@@ -32,14 +32,15 @@ DESKTOP = {"width": 1280, "height": 900}
 # first, 4.2-4.6 MB and 41-46 requests; then 2.33-2.76 MB and 37-43 requests (MathJax's
 # tex-chtml-full.js 1.33 MB, the theme's stylesheet 0.31 MB, Font Awesome's solid font
 # 0.16 MB, sphinx-design 0.06 MB); now 1.35-1.77 MB and 35-41 requests, the front page
-# 0.42 MB: MathJax with the book's TeX packages only, 0.75 MB plus 0.1-0.15 MB of fonts
+# 0.42 MB (1.34-1.81 MB with all chapters of this stop, the heaviest chapter 12):
+# MathJax with the book's TeX packages only, 0.75 MB plus 0.1-0.15 MB of fonts
 # (tools/build_mathjax.py); the theme's stylesheet without unused rules, 0.11 MB; the icon
 # glyphs in a 2 kB font; no sphinx-design. What is left: the page itself (0.08-0.22 MB),
 # Bootstrap's script (0.08 MB), myst-nb's and the other stylesheets (0.1 MB) and the figures
-# (0.02-0.31 MB): the chapters with the most figures or the longest pages (6, 8, 11-14) stay
-# above the 1.5 MB goal. The limits sit just above the heaviest chapter (11) and the front
-# page.
-MAX_PAGE_BYTES = 1_800_000
+# (0.02-0.31 MB): the chapters with the most figures or the longest pages (6, 8, 9, 11-15)
+# stay above the 1.5 MB goal. The limits sit just above the heaviest chapter (12) and the
+# front page.
+MAX_PAGE_BYTES = 1_900_000
 MAX_TEXT_PAGE_BYTES = 450_000
 
 
