@@ -159,7 +159,7 @@ def _gb_gibbs(v, W, b, c, log_var, k, rng):
 
 
 def _gb_statistics(v, W, b, c, log_var):
-    r"""The batch means of :math:`-\partial F(\mathbf v) / \partial \theta`: (W, b, c, log_var)."""
+    """The batch means of -dF(v)/d(theta), theta = (W, b, c, log_var), in that order."""
     inv = np.exp(-log_var)
     ph = _gb_h_given_v(v, W, c, log_var)
     n = len(v)
