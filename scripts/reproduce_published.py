@@ -52,7 +52,9 @@ from rbm.ais import (
     ais_log_partition,
     base_rate_bias,
     default_betas,
+    effective_sample_size,
     log_likelihood_ais,
+    max_weight_share,
     raise_log_likelihood,
     reverse_ais_log_partition,
 )
@@ -181,13 +183,8 @@ def train_model(name, spec, X, n_epochs, out, resume):
 
 
 def weight_diagnostics(log_w):
-    """Effective sample size (sum w)^2 / sum w^2 and the largest weight's share of sum w."""
-    log_w = np.asarray(log_w, dtype=np.float64)
-    total = logsumexp(log_w)
-    return {
-        "ess": float(np.exp(2 * total - logsumexp(2 * log_w))),
-        "max_share": float(np.exp(log_w.max() - total)),
-    }
+    """The run's effective sample size and its largest weight's share, for the JSON file."""
+    return {"ess": effective_sample_size(log_w), "max_share": max_weight_share(log_w)}
 
 
 def evaluate_model(name, X_train, X_test, out, cfg, seed):
