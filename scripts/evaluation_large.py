@@ -160,12 +160,8 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     seed = args.seed
 
-    X_grey, _ = rbm.datasets.load_mnist("train")
-    X_grey = X_grey[: cfg["n_train"]]
-    rng = np.random.default_rng(seed)
-    X_train = (rng.random(X_grey.shape, dtype=np.float32) < X_grey).astype(np.float32)
-    X_test, _ = rbm.datasets.load_mnist("test", binarize="stochastic", random_state=seed + 100)
-    X_test = X_test[: cfg["n_test"]]
+    X_grey = rbm.datasets.load_mnist("train")[0][: cfg["n_train"]]
+    X_train, X_test = common.binarized_mnist(cfg["n_train"], cfg["n_test"], seed)
     base = base_rate_bias(X_train, eps=1e-3)
 
     metrics_path = args.out / "metrics.json"

@@ -71,6 +71,7 @@ PROTOCOL = {
     "init": "normal",
     "visible_bias_init": "marginals",
     "k_ramp_epochs": 2,  # CD-25: k = min(25, 1 + epoch // 2)
+    # evaluation_common.binarized_mnist draws the test images with the training seed + 100
     "train_binarisation_seed": 0,
     "test_binarisation_seed": 100,
 }
@@ -101,14 +102,10 @@ def k_at(final_k, epoch):
 
 
 def load_data(cfg):
-    X_grey, _ = rbm.datasets.load_mnist("train")
-    X_grey = X_grey[: cfg["n_train"]]
-    rng = np.random.default_rng(PROTOCOL["train_binarisation_seed"])
-    X_train = (rng.random(X_grey.shape, dtype=np.float32) < X_grey).astype(np.float32)
-    X_test, _ = rbm.datasets.load_mnist(
-        "test", binarize="stochastic", random_state=PROTOCOL["test_binarisation_seed"]
-    )
-    return X_train, X_test[: cfg["n_test"]]
+    """Binarised training and test images, drawn once, as in evaluation_large.py."""
+    seed = PROTOCOL["train_binarisation_seed"]
+    assert PROTOCOL["test_binarisation_seed"] == seed + 100  # binarized_mnist's convention
+    return common.binarized_mnist(cfg["n_train"], cfg["n_test"], seed)
 
 
 # --- training, checkpointed after every epoch ------------------------------------------
