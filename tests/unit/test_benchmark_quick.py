@@ -23,13 +23,18 @@ def _finite_positive(x):
 pytestmark = requires_mnist
 
 
+def _run_benchmark(tmp_path_factory, script, result_file):
+    """Run ``benchmarks/<script> --quick``; return its one result file's JSON and its output."""
+    out = tmp_path_factory.mktemp(result_file.split(".")[0])
+    stdout = run_quick(f"benchmarks/{script}", out)
+    files = sorted(p.name for p in out.iterdir())
+    assert files == [result_file], f"unexpected files (a leftover temporary?): {files}"
+    return json.loads((out / result_file).read_text()), stdout
+
+
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    out = tmp_path_factory.mktemp("benchmark")
-    stdout = run_quick("benchmarks/run.py", out)
-    files = sorted(p.name for p in out.iterdir())
-    assert files == ["benchmark.json"], f"unexpected files (a leftover temporary?): {files}"
-    return json.loads((out / "benchmark.json").read_text()), stdout
+    return _run_benchmark(tmp_path_factory, "run.py", "benchmark.json")
 
 
 def test_every_implementation_has_finite_times(result):
@@ -137,11 +142,7 @@ def test_table_is_printed(result):
 
 @pytest.fixture(scope="module")
 def ais_result(tmp_path_factory):
-    out = tmp_path_factory.mktemp("benchmark_ais")
-    stdout = run_quick("benchmarks/ais.py", out)
-    files = sorted(p.name for p in out.iterdir())
-    assert files == ["ais.json"], f"unexpected files (a leftover temporary?): {files}"
-    return json.loads((out / "ais.json").read_text()), stdout
+    return _run_benchmark(tmp_path_factory, "ais.py", "ais.json")
 
 
 def test_ais_benchmark_times_against_its_floor(ais_result):
